@@ -28,7 +28,9 @@ pub struct AgencyCode(String);
 impl AgencyCode {
     pub fn parse(input: &str) -> Result<Self, CatalogError> {
         let ok = (2..=10).contains(&input.len())
-            && input.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
+            && input
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit());
         if ok {
             Ok(AgencyCode(input.to_owned()))
         } else {
@@ -96,7 +98,10 @@ pub fn parse_iban(input: &str) -> Result<String, CatalogError> {
     let err = || CatalogError::Iban(input.to_owned());
     let compact: String = input.chars().filter(|c| *c != ' ').collect();
     let upper = compact.to_ascii_uppercase();
-    if upper.len() != 22 || !upper.starts_with("BH") || !upper.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    if upper.len() != 22
+        || !upper.starts_with("BH")
+        || !upper.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
         return Err(err());
     }
     let rearranged = format!("{}{}", &upper[4..], &upper[..4]);
@@ -148,14 +153,22 @@ pub struct ServiceTerms {
 }
 
 impl ServiceTerms {
-    pub fn new(kind: ServiceKind, fee: Option<Fils>, allow_partial: bool) -> Result<Self, CatalogError> {
+    pub fn new(
+        kind: ServiceKind,
+        fee: Option<Fils>,
+        allow_partial: bool,
+    ) -> Result<Self, CatalogError> {
         match (kind, fee) {
             (ServiceKind::Fee, Some(f)) if f.is_positive() => {}
             (ServiceKind::Fee, _) => return Err(CatalogError::FeeMissing),
             (ServiceKind::Bill, Some(_)) => return Err(CatalogError::FeeNotAllowed),
             (ServiceKind::Bill, None) => {}
         }
-        Ok(ServiceTerms { kind, fee, allow_partial })
+        Ok(ServiceTerms {
+            kind,
+            fee,
+            allow_partial,
+        })
     }
 }
 
@@ -174,7 +187,10 @@ impl Names {
         if ar.trim().is_empty() {
             return Err(CatalogError::EmptyName("the Arabic name"));
         }
-        Ok(Names { en: en.trim().to_owned(), ar: ar.trim().to_owned() })
+        Ok(Names {
+            en: en.trim().to_owned(),
+            ar: ar.trim().to_owned(),
+        })
     }
 }
 
@@ -194,7 +210,10 @@ mod tests {
 
     #[test]
     fn iban_check_digits() {
-        assert_eq!(parse_iban("BH67 BMAG 0000 1299 1234 56").unwrap(), "BH67BMAG00001299123456");
+        assert_eq!(
+            parse_iban("BH67 BMAG 0000 1299 1234 56").unwrap(),
+            "BH67BMAG00001299123456"
+        );
         assert!(parse_iban("BH68BMAG00001299123456").is_err());
         assert!(parse_iban("GB82WEST12345698765432").is_err());
     }
@@ -202,7 +221,10 @@ mod tests {
     #[test]
     fn terms_fit_the_kind() {
         assert!(ServiceTerms::new(ServiceKind::Fee, Some(Fils::new(2000)), false).is_ok());
-        assert_eq!(ServiceTerms::new(ServiceKind::Fee, None, false), Err(CatalogError::FeeMissing));
+        assert_eq!(
+            ServiceTerms::new(ServiceKind::Fee, None, false),
+            Err(CatalogError::FeeMissing)
+        );
         assert_eq!(
             ServiceTerms::new(ServiceKind::Bill, Some(Fils::new(1)), false),
             Err(CatalogError::FeeNotAllowed)

@@ -46,15 +46,21 @@ impl BillState {
 pub enum BillError {
     #[error("the bill is {} and cannot be paid", .0.as_str())]
     NotPayable(BillState),
-    #[error("another payment for this bill is in progress; try again when it completes or expires")]
+    #[error(
+        "another payment for this bill is in progress; try again when it completes or expires"
+    )]
     PaymentInProgress,
     #[error("{requested} BHD is more than the {outstanding} BHD outstanding on the bill")]
     Overpayment { requested: Fils, outstanding: Fils },
-    #[error("this service does not take partial payments: pay the full {outstanding} BHD outstanding")]
+    #[error(
+        "this service does not take partial payments: pay the full {outstanding} BHD outstanding"
+    )]
     PartialNotAllowed { outstanding: Fils },
     #[error("the bill is {} and cannot be cancelled", .0.as_str())]
     NotCancellable(BillState),
-    #[error("a payment for this bill is in progress; cancel it after the payment completes or expires")]
+    #[error(
+        "a payment for this bill is in progress; cancel it after the payment completes or expires"
+    )]
     CancelWhileHeld,
     #[error("amount must be greater than zero")]
     NotPositive,
@@ -74,7 +80,11 @@ pub struct Bill {
 }
 
 impl Bill {
-    pub fn new(amount_due: Fils, expires_at: Option<DateTime<Utc>>, allow_partial: bool) -> Result<Self, BillError> {
+    pub fn new(
+        amount_due: Fils,
+        expires_at: Option<DateTime<Utc>>,
+        allow_partial: bool,
+    ) -> Result<Self, BillError> {
         if !amount_due.is_positive() {
             return Err(BillError::NotPositive);
         }
@@ -92,7 +102,11 @@ impl Bill {
     /// expired even before anything has written that down.
     pub fn effective_state(&self, now: DateTime<Utc>) -> BillState {
         match self.state {
-            BillState::Open | BillState::PartiallyPaid if self.expires_at.is_some_and(|e| e <= now) => BillState::Expired,
+            BillState::Open | BillState::PartiallyPaid
+                if self.expires_at.is_some_and(|e| e <= now) =>
+            {
+                BillState::Expired
+            }
             state => state,
         }
     }
@@ -117,7 +131,10 @@ impl Bill {
         }
         let outstanding = self.outstanding()?;
         if amount > outstanding {
-            return Err(BillError::Overpayment { requested: amount, outstanding });
+            return Err(BillError::Overpayment {
+                requested: amount,
+                outstanding,
+            });
         }
         if !self.allow_partial && amount != outstanding {
             return Err(BillError::PartialNotAllowed { outstanding });
@@ -134,7 +151,10 @@ impl Bill {
     pub fn capture(&mut self, amount: Fils) -> Result<(), BillError> {
         self.take_hold(amount)?;
         self.amount_paid = self.amount_paid.checked_add(amount)?;
-        assert!(self.amount_paid <= self.amount_due, "a capture never exceeds what was reserved");
+        assert!(
+            self.amount_paid <= self.amount_due,
+            "a capture never exceeds what was reserved"
+        );
         self.state = if self.amount_paid == self.amount_due {
             BillState::Paid
         } else {
@@ -159,7 +179,10 @@ impl Bill {
 
     pub fn cancel(&mut self, now: DateTime<Utc>) -> Result<(), BillError> {
         let state = self.effective_state(now);
-        if !matches!(state, BillState::Open | BillState::PartiallyPaid | BillState::Expired) {
+        if !matches!(
+            state,
+            BillState::Open | BillState::PartiallyPaid | BillState::Expired
+        ) {
             return Err(BillError::NotCancellable(state));
         }
         if self.amount_held.is_positive() {
@@ -184,10 +207,16 @@ mod tests {
         let now = Utc::now();
         let mut b = bill(10_000, false);
         b.reserve(Fils::new(10_000), now).unwrap();
-        assert_eq!(b.reserve(Fils::new(10_000), now), Err(BillError::PaymentInProgress));
+        assert_eq!(
+            b.reserve(Fils::new(10_000), now),
+            Err(BillError::PaymentInProgress)
+        );
         b.capture(Fils::new(10_000)).unwrap();
         assert_eq!(b.state, BillState::Paid);
-        assert_eq!(b.reserve(Fils::new(1), now), Err(BillError::NotPayable(BillState::Paid)));
+        assert_eq!(
+            b.reserve(Fils::new(1), now),
+            Err(BillError::NotPayable(BillState::Paid))
+        );
     }
 
     #[test]
@@ -196,18 +225,26 @@ mod tests {
         let mut strict = bill(10_000, false);
         assert_eq!(
             strict.reserve(Fils::new(4_000), now),
-            Err(BillError::PartialNotAllowed { outstanding: Fils::new(10_000) })
+            Err(BillError::PartialNotAllowed {
+                outstanding: Fils::new(10_000)
+            })
         );
         let mut open = bill(10_000, true);
         open.reserve(Fils::new(4_000), now).unwrap();
         open.reserve(Fils::new(6_000), now).unwrap();
-        assert_eq!(open.reserve(Fils::new(1), now), Err(BillError::PaymentInProgress));
+        assert_eq!(
+            open.reserve(Fils::new(1), now),
+            Err(BillError::PaymentInProgress)
+        );
         open.capture(Fils::new(4_000)).unwrap();
         assert_eq!(open.state, BillState::PartiallyPaid);
         open.release(Fils::new(6_000)).unwrap();
         assert_eq!(
             open.reserve(Fils::new(6_001), now),
-            Err(BillError::Overpayment { requested: Fils::new(6_001), outstanding: Fils::new(6_000) })
+            Err(BillError::Overpayment {
+                requested: Fils::new(6_001),
+                outstanding: Fils::new(6_000)
+            })
         );
     }
 
@@ -216,12 +253,18 @@ mod tests {
         let now = Utc::now();
         let mut b = Bill::new(Fils::new(1_000), Some(now - Duration::seconds(1)), false).unwrap();
         assert_eq!(b.effective_state(now), BillState::Expired);
-        assert_eq!(b.reserve(Fils::new(1_000), now), Err(BillError::NotPayable(BillState::Expired)));
+        assert_eq!(
+            b.reserve(Fils::new(1_000), now),
+            Err(BillError::NotPayable(BillState::Expired))
+        );
         let mut held = bill(1_000, false);
         held.reserve(Fils::new(1_000), now).unwrap();
         assert_eq!(held.cancel(now), Err(BillError::CancelWhileHeld));
         b.cancel(now).unwrap();
         assert_eq!(b.state, BillState::Cancelled);
-        assert_eq!(b.cancel(now), Err(BillError::NotCancellable(BillState::Cancelled)));
+        assert_eq!(
+            b.cancel(now),
+            Err(BillError::NotCancellable(BillState::Cancelled))
+        );
     }
 }

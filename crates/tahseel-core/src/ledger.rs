@@ -96,7 +96,8 @@ impl JournalEntry {
         if postings.iter().any(|p| !p.amount.is_positive()) {
             return Err(LedgerError::NotPositive);
         }
-        let side_total = |side| Fils::sum(postings.iter().filter(|p| p.side == side).map(|p| p.amount));
+        let side_total =
+            |side| Fils::sum(postings.iter().filter(|p| p.side == side).map(|p| p.amount));
         let (debits, credits) = (side_total(Side::Debit)?, side_total(Side::Credit)?);
         if debits.is_positive() != credits.is_positive() || !debits.is_positive() {
             return Err(LedgerError::OneSided);
@@ -108,39 +109,77 @@ impl JournalEntry {
     }
 
     /// A simple entry moving `amount` from `credit` to `debit`.
-    fn transfer(kind: EntryKind, debit: AccountId, credit: AccountId, amount: Fils) -> Result<Self, LedgerError> {
+    fn transfer(
+        kind: EntryKind,
+        debit: AccountId,
+        credit: AccountId,
+        amount: Fils,
+    ) -> Result<Self, LedgerError> {
         JournalEntry::new(
             kind,
             vec![
-                Posting { account: debit, side: Side::Debit, amount },
-                Posting { account: credit, side: Side::Credit, amount },
+                Posting {
+                    account: debit,
+                    side: Side::Debit,
+                    amount,
+                },
+                Posting {
+                    account: credit,
+                    side: Side::Credit,
+                    amount,
+                },
             ],
         )
     }
 
     /// A captured bill line: the acquirer now owes us, we now owe the agency.
     pub fn capture(acquirer: &str, agency: &AgencyCode, amount: Fils) -> Result<Self, LedgerError> {
-        Self::transfer(EntryKind::Capture, AccountId::acquirer_clearing(acquirer), AccountId::agency_payable(agency), amount)
+        Self::transfer(
+            EntryKind::Capture,
+            AccountId::acquirer_clearing(acquirer),
+            AccountId::agency_payable(agency),
+            amount,
+        )
     }
 
     /// A refund granted: the agency's money now belongs to the payer.
     pub fn refund_requested(agency: &AgencyCode, amount: Fils) -> Result<Self, LedgerError> {
-        Self::transfer(EntryKind::RefundRequested, AccountId::agency_payable(agency), AccountId::refunds_payable(), amount)
+        Self::transfer(
+            EntryKind::RefundRequested,
+            AccountId::agency_payable(agency),
+            AccountId::refunds_payable(),
+            amount,
+        )
     }
 
     /// The acquirer paid the refund back to the payer's card.
     pub fn refund_paid(acquirer: &str, amount: Fils) -> Result<Self, LedgerError> {
-        Self::transfer(EntryKind::RefundPaid, AccountId::refunds_payable(), AccountId::acquirer_clearing(acquirer), amount)
+        Self::transfer(
+            EntryKind::RefundPaid,
+            AccountId::refunds_payable(),
+            AccountId::acquirer_clearing(acquirer),
+            amount,
+        )
     }
 
     /// The acquirer refused the refund: the money goes back to the agency.
     pub fn refund_reversed(agency: &AgencyCode, amount: Fils) -> Result<Self, LedgerError> {
-        Self::transfer(EntryKind::RefundReversed, AccountId::refunds_payable(), AccountId::agency_payable(agency), amount)
+        Self::transfer(
+            EntryKind::RefundReversed,
+            AccountId::refunds_payable(),
+            AccountId::agency_payable(agency),
+            amount,
+        )
     }
 
     /// Paying an agency out of the settlement bank account.
     pub fn settlement(agency: &AgencyCode, amount: Fils) -> Result<Self, LedgerError> {
-        Self::transfer(EntryKind::Settlement, AccountId::agency_payable(agency), AccountId::settlement_bank(), amount)
+        Self::transfer(
+            EntryKind::Settlement,
+            AccountId::agency_payable(agency),
+            AccountId::settlement_bank(),
+            amount,
+        )
     }
 
     pub fn kind(&self) -> EntryKind {
@@ -184,7 +223,10 @@ pub struct Balances {
 impl Balances {
     pub fn apply(&mut self, entry: &JournalEntry) -> Result<(), MoneyError> {
         for p in entry.postings() {
-            self.accounts.entry(p.account.clone()).or_default().add(p.side, p.amount)?;
+            self.accounts
+                .entry(p.account.clone())
+                .or_default()
+                .add(p.side, p.amount)?;
         }
         Ok(())
     }
@@ -214,30 +256,60 @@ mod tests {
 
     #[test]
     fn an_unbalanced_entry_cannot_be_built() {
-        let p = |side, amount| Posting { account: AccountId::settlement_bank(), side, amount: Fils::new(amount) };
+        let p = |side, amount| Posting {
+            account: AccountId::settlement_bank(),
+            side,
+            amount: Fils::new(amount),
+        };
         assert_eq!(
-            JournalEntry::new(EntryKind::Capture, vec![p(Side::Debit, 5), p(Side::Credit, 4)]),
-            Err(LedgerError::Unbalanced { debits: Fils::new(5), credits: Fils::new(4) })
+            JournalEntry::new(
+                EntryKind::Capture,
+                vec![p(Side::Debit, 5), p(Side::Credit, 4)]
+            ),
+            Err(LedgerError::Unbalanced {
+                debits: Fils::new(5),
+                credits: Fils::new(4)
+            })
         );
-        assert_eq!(JournalEntry::new(EntryKind::Capture, vec![p(Side::Debit, 5)]), Err(LedgerError::OneSided));
         assert_eq!(
-            JournalEntry::new(EntryKind::Capture, vec![p(Side::Debit, 0), p(Side::Credit, 0)]),
+            JournalEntry::new(EntryKind::Capture, vec![p(Side::Debit, 5)]),
+            Err(LedgerError::OneSided)
+        );
+        assert_eq!(
+            JournalEntry::new(
+                EntryKind::Capture,
+                vec![p(Side::Debit, 0), p(Side::Credit, 0)]
+            ),
             Err(LedgerError::NotPositive)
         );
     }
 
     #[derive(Debug, Clone)]
     enum Op {
-        Pay { agency: usize, amount: i64 },
-        Refund { payment: usize, amount: i64, acquirer_pays: bool },
-        Settle { agency: usize },
+        Pay {
+            agency: usize,
+            amount: i64,
+        },
+        Refund {
+            payment: usize,
+            amount: i64,
+            acquirer_pays: bool,
+        },
+        Settle {
+            agency: usize,
+        },
     }
 
     fn op() -> impl Strategy<Value = Op> {
         prop_oneof![
             (0..3usize, 1..5_000_000i64).prop_map(|(agency, amount)| Op::Pay { agency, amount }),
-            (0..50usize, 1..5_000_000i64, any::<bool>())
-                .prop_map(|(payment, amount, acquirer_pays)| Op::Refund { payment, amount, acquirer_pays }),
+            (0..50usize, 1..5_000_000i64, any::<bool>()).prop_map(
+                |(payment, amount, acquirer_pays)| Op::Refund {
+                    payment,
+                    amount,
+                    acquirer_pays
+                }
+            ),
             (0..3usize).prop_map(|agency| Op::Settle { agency }),
         ]
     }

@@ -22,7 +22,9 @@ pub struct Fils(i64);
 pub enum MoneyError {
     #[error("amount {0:?} is not a BHD amount; write it like \"12.500\" (at most three decimals)")]
     Malformed(String),
-    #[error("amount {0:?} has more than three decimals; BHD amounts are exact to the fils (0.001)")]
+    #[error(
+        "amount {0:?} has more than three decimals; BHD amounts are exact to the fils (0.001)"
+    )]
     TooManyDecimals(String),
     #[error("amount {0:?} is too large")]
     TooLarge(String),
@@ -204,7 +206,9 @@ mod tests {
 
     #[test]
     fn rejects_what_is_not_an_exact_amount() {
-        for bad in ["", ".5", "1.", "1.2.3", "+1", "1e3", "1,000", " 1", "abc", "--1", "-"] {
+        for bad in [
+            "", ".5", "1.", "1.2.3", "+1", "1e3", "1,000", " 1", "abc", "--1", "-",
+        ] {
             assert!(
                 matches!(Fils::parse(bad), Err(MoneyError::Malformed(_))),
                 "{bad:?}"
@@ -230,11 +234,20 @@ mod tests {
 
     #[test]
     fn arithmetic_is_checked() {
-        assert_eq!(Fils(i64::MAX).checked_add(Fils(1)), Err(MoneyError::Overflow));
-        assert_eq!(Fils(i64::MIN).checked_sub(Fils(1)), Err(MoneyError::Overflow));
+        assert_eq!(
+            Fils(i64::MAX).checked_add(Fils(1)),
+            Err(MoneyError::Overflow)
+        );
+        assert_eq!(
+            Fils(i64::MIN).checked_sub(Fils(1)),
+            Err(MoneyError::Overflow)
+        );
         assert_eq!(Fils(i64::MIN).checked_neg(), Err(MoneyError::Overflow));
         assert_eq!(Fils::sum([Fils(1), Fils(2)]), Ok(Fils(3)));
-        assert_eq!(Fils::sum([Fils(i64::MAX), Fils(1)]), Err(MoneyError::Overflow));
+        assert_eq!(
+            Fils::sum([Fils(i64::MAX), Fils(1)]),
+            Err(MoneyError::Overflow)
+        );
     }
 
     #[test]

@@ -74,14 +74,28 @@ mod tests {
 
     #[test]
     fn accepts_cpr_and_cr() {
-        assert_eq!(PayerId::parse("850101234"), Ok(PayerId::Cpr("850101234".into())));
+        assert_eq!(
+            PayerId::parse("850101234"),
+            Ok(PayerId::Cpr("850101234".into()))
+        );
         assert_eq!(PayerId::parse("12345"), Ok(PayerId::Cr("12345".into())));
         assert_eq!(PayerId::parse("12345-1"), Ok(PayerId::Cr("12345-1".into())));
     }
 
     #[test]
     fn rejects_the_rest() {
-        for bad in ["", "85010123", "8501012345", "851301234", "85a101234", "012345", "1234567", "123-", "123-1234", "-1"] {
+        for bad in [
+            "",
+            "85010123",
+            "8501012345",
+            "851301234",
+            "85a101234",
+            "012345",
+            "1234567",
+            "123-",
+            "123-1234",
+            "-1",
+        ] {
             assert!(PayerId::parse(bad).is_err(), "{bad:?}");
         }
     }

@@ -58,7 +58,10 @@ text_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PaymentError {
     #[error("a payment cannot go from {from} to {to}")]
-    Transition { from: PaymentState, to: PaymentState },
+    Transition {
+        from: PaymentState,
+        to: PaymentState,
+    },
     #[error("a payment needs at least one bill line")]
     NoLines,
     #[error("a payment may carry at most {max} bill lines")]
@@ -80,7 +83,8 @@ impl PaymentState {
         use PaymentState::*;
         matches!(
             (self, to),
-            (Created, Pending | Failed | Cancelled | Expired) | (Pending, Captured | Declined | Failed | Expired | Cancelled)
+            (Created, Pending | Failed | Cancelled | Expired)
+                | (Pending, Captured | Declined | Failed | Expired | Cancelled)
         )
     }
 
@@ -157,7 +161,12 @@ impl RefundState {
 
 /// Checks that a new refund fits in what was captured less what is already
 /// refunded or being refunded.
-pub fn check_refund(state: PaymentState, captured: Fils, already: Fils, requested: Fils) -> Result<(), RefundError> {
+pub fn check_refund(
+    state: PaymentState,
+    captured: Fils,
+    already: Fils,
+    requested: Fils,
+) -> Result<(), RefundError> {
     if state != PaymentState::Captured {
         return Err(RefundError::NotCaptured(state));
     }
@@ -166,7 +175,10 @@ pub fn check_refund(state: PaymentState, captured: Fils, already: Fils, requeste
     }
     let refundable = captured.checked_sub(already)?;
     if requested > refundable {
-        return Err(RefundError::Exceeds { requested, refundable });
+        return Err(RefundError::Exceeds {
+            requested,
+            refundable,
+        });
     }
     Ok(())
 }
@@ -189,16 +201,28 @@ mod tests {
         }
         assert_eq!(
             Created.transition(Captured),
-            Err(PaymentError::Transition { from: Created, to: Captured })
+            Err(PaymentError::Transition {
+                from: Created,
+                to: Captured
+            })
         );
     }
 
     #[test]
     fn basket_shape() {
         assert_eq!(basket_total::<u8>(&[]), Err(PaymentError::NoLines));
-        assert_eq!(basket_total(&[(1, Fils::new(5)), (1, Fils::new(5))]), Err(PaymentError::DuplicateBill));
-        assert_eq!(basket_total(&[(1, Fils::new(5)), (2, Fils::new(0))]), Err(PaymentError::NotPositive));
-        assert_eq!(basket_total(&[(1, Fils::new(5)), (2, Fils::new(7))]), Ok(Fils::new(12)));
+        assert_eq!(
+            basket_total(&[(1, Fils::new(5)), (1, Fils::new(5))]),
+            Err(PaymentError::DuplicateBill)
+        );
+        assert_eq!(
+            basket_total(&[(1, Fils::new(5)), (2, Fils::new(0))]),
+            Err(PaymentError::NotPositive)
+        );
+        assert_eq!(
+            basket_total(&[(1, Fils::new(5)), (2, Fils::new(7))]),
+            Ok(Fils::new(12))
+        );
     }
 
     #[test]
@@ -207,10 +231,18 @@ mod tests {
         assert!(check_refund(c, Fils::new(10), Fils::new(4), Fils::new(6)).is_ok());
         assert_eq!(
             check_refund(c, Fils::new(10), Fils::new(4), Fils::new(7)),
-            Err(RefundError::Exceeds { requested: Fils::new(7), refundable: Fils::new(6) })
+            Err(RefundError::Exceeds {
+                requested: Fils::new(7),
+                refundable: Fils::new(6)
+            })
         );
         assert_eq!(
-            check_refund(PaymentState::Pending, Fils::new(10), Fils::ZERO, Fils::new(1)),
+            check_refund(
+                PaymentState::Pending,
+                Fils::new(10),
+                Fils::ZERO,
+                Fils::new(1)
+            ),
             Err(RefundError::NotCaptured(PaymentState::Pending))
         );
     }

@@ -1,0 +1,153 @@
+//! Administrator endpoints: agencies, services, API keys and the ledger.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+use tahseel_core::agency::{parse_iban, AgencyCode, Names, ServiceCode, ServiceKind, ServiceTerms};
+use tahseel_core::Fils;
+
+use super::error::ApiError;
+use super::extract::{AdminAuth, ApiJson, ApiQuery, IdPath};
+use super::AppState;
+use crate::error::Error;
+use crate::store::{NewAgency, NewService};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddAgency {
+    code: String,
+    name_en: String,
+    name_ar: String,
+    #[serde(default)]
+    iban: Option<String>,
+}
+
+pub async fn add_agency(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiJson(b): ApiJson<AddAgency>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = NewAgency {
+        code: AgencyCode::parse(&b.code).map_err(Error::from)?,
+        name: Names::new(&b.name_en, &b.name_ar).map_err(Error::from)?,
+        iban: b
+            .iban
+            .as_deref()
+            .map(parse_iban)
+            .transpose()
+            .map_err(Error::from)?,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.add_agency(new).await?),
+    ))
+}
+
+pub async fn list_agencies(
+    State(state): State<AppState>,
+    _: AdminAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(json!({"agencies": state.store.agencies().await?})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddService {
+    agency: String,
+    code: String,
+    name_en: String,
+    name_ar: String,
+    kind: ServiceKind,
+    #[serde(default)]
+    fee: Option<Fils>,
+    #[serde(default)]
+    allow_partial: bool,
+}
+
+pub async fn add_service(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiJson(b): ApiJson<AddService>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = NewService {
+        agency: AgencyCode::parse(&b.agency).map_err(Error::from)?,
+        code: ServiceCode::parse(&b.code).map_err(Error::from)?,
+        name: Names::new(&b.name_en, &b.name_ar).map_err(Error::from)?,
+        terms: ServiceTerms::new(b.kind, b.fee, b.allow_partial).map_err(Error::from)?,
+    };
+    Ok((
+        StatusCode::CREATED,
+        Json(state.store.add_service(new).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceQuery {
+    agency: Option<String>,
+}
+
+pub async fn list_services(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiQuery(q): ApiQuery<ServiceQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        json!({"services": state.store.services(q.agency.as_deref()).await?}),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKey {
+    /// An agency code for an agency key; left out for an administrator key.
+    #[serde(default)]
+    agency: Option<String>,
+}
+
+/// The key is in the answer once; only its hash is stored.
+pub async fn create_key(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiJson(b): ApiJson<CreateKey>,
+) -> Result<impl IntoResponse, ApiError> {
+    let (record, key) = state.store.create_api_key(b.agency.as_deref()).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"api_key": record, "key": key})),
+    ))
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    _: AdminAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(json!({"api_keys": state.store.api_keys().await?})))
+}
+
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    state.store.revoke_api_key(id).await?;
+    Ok(Json(json!({"id": id, "revoked": true})))
+}
+
+pub async fn balances(
+    State(state): State<AppState>,
+    _: AdminAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(json!({"accounts": state.store.balances().await?})))
+}
+
+pub async fn verify(
+    State(state): State<AppState>,
+    _: AdminAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    let faults = state.store.verify_ledger().await?;
+    Ok(Json(json!({"ok": faults.is_empty(), "faults": faults})))
+}

@@ -1,0 +1,171 @@
+//! Agency endpoints. Every query is scoped to the API key's agency; another
+//! agency's bill, payment or refund reads as not found.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Deserialize;
+use serde_json::json;
+use tahseel_core::bill::BillState;
+use tahseel_core::payer::PayerId;
+use tahseel_core::payment::PaymentState;
+use tahseel_core::Fils;
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::extract::{AgencyAuth, ApiJson, ApiQuery, IdPath, IdempotencyKey};
+use super::AppState;
+use crate::error::Error;
+use crate::hub::RefundRequest;
+use crate::store::{BillFilter, NewBill};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBill {
+    service: String,
+    reference: String,
+    payer: PayerId,
+    /// Left out for a fee service, whose amount is its fee.
+    #[serde(default)]
+    amount: Option<Fils>,
+    due_date: NaiveDate,
+    #[serde(default)]
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// 201 with the new bill; 200 with the existing one when the same
+/// reference is sent again with the same details.
+pub async fn create_bill(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    ApiJson(body): ApiJson<CreateBill>,
+) -> Result<impl IntoResponse, ApiError> {
+    let new = NewBill {
+        service: body.service,
+        reference: body.reference,
+        payer: body.payer,
+        amount: body.amount,
+        due_date: body.due_date,
+        expires_at: body.expires_at.map(tahseel_core::time::truncate_micros),
+    };
+    let (bill, created) = state.store.create_bill(agency.id, new).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(bill)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BillQuery {
+    state: Option<String>,
+    payer: Option<String>,
+    after: Option<Uuid>,
+    limit: Option<i64>,
+}
+
+pub async fn list_bills(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    ApiQuery(q): ApiQuery<BillQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let bill_state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(BillState::parse(s).ok_or_else(|| {
+            Error::Invalid(format!(
+                "state {s:?} is not one of open, partially_paid, paid, cancelled, expired"
+            ))
+        })?),
+    };
+    let filter = BillFilter {
+        state: bill_state,
+        payer: q.payer,
+        after: q.after,
+        limit: q.limit,
+    };
+    let bills = state.store.bills(agency.id, filter).await?;
+    let next_after = bills.last().map(|b| b.id);
+    Ok(Json(json!({"bills": bills, "next_after": next_after})))
+}
+
+pub async fn get_bill(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(state.store.bill(id, Some(agency.id)).await?))
+}
+
+pub async fn cancel_bill(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(state.store.cancel_bill(agency.id, id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentQuery {
+    state: Option<String>,
+    limit: Option<i64>,
+}
+
+pub async fn list_payments(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    ApiQuery(q): ApiQuery<PaymentQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let payment_state = match q.state.as_deref() {
+        None => None,
+        Some(s) => Some(
+            PaymentState::parse(s)
+                .ok_or_else(|| Error::Invalid(format!("state {s:?} is not a payment state")))?,
+        ),
+    };
+    let payments = state
+        .store
+        .agency_payments(agency.id, payment_state, q.limit.unwrap_or(100))
+        .await?;
+    Ok(Json(json!({"payments": payments})))
+}
+
+pub async fn get_payment(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(state.store.payment_for_agency(id, agency.id).await?))
+}
+
+pub async fn refund(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    IdPath(payment_id): IdPath,
+    IdempotencyKey(key): IdempotencyKey,
+    ApiJson(body): ApiJson<RefundRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let outcome = state.refund(agency.id, payment_id, &body, &key).await?;
+    let replayed = if outcome.is_replay() { "true" } else { "false" };
+    Ok((
+        StatusCode::CREATED,
+        [("idempotent-replayed", replayed)],
+        Json(outcome.into_inner()),
+    ))
+}
+
+pub async fn get_refund(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    let refund = state.store.refund(id).await?;
+    if refund.agency_id != agency.id {
+        return Err(Error::NotFound("refund").into());
+    }
+    Ok(Json(refund))
+}

@@ -1,0 +1,298 @@
+//! Bills: created by agencies, looked up by payers, paid through payments.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use tahseel_core::agency::{Names, ServiceKind};
+use tahseel_core::bill::{Bill, BillError, BillState};
+use tahseel_core::payer::PayerId;
+use tahseel_core::Fils;
+use uuid::Uuid;
+
+use super::rows::BillRow;
+use super::{now, on_db, Store, Tx};
+use crate::error::{Error, Result};
+
+/// The most bills one list call returns.
+pub const MAX_PAGE: i64 = 500;
+
+/// A bill as the API shows it. `state` is the effective state: an unpaid
+/// bill past its expiry reads as expired.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct BillRecord {
+    pub id: Uuid,
+    pub agency: String,
+    pub agency_name: Names,
+    pub service: String,
+    pub service_name: Names,
+    pub reference: String,
+    pub payer: String,
+    pub amount_due: Fils,
+    pub amount_paid: Fils,
+    pub amount_outstanding: Fils,
+    /// What a new payment can take now: outstanding less what payments in
+    /// progress hold.
+    pub amount_payable_now: Fils,
+    pub allow_partial: bool,
+    pub state: BillState,
+    pub due_date: NaiveDate,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub agency_id: Uuid,
+}
+
+pub struct NewBill {
+    pub service: String,
+    pub reference: String,
+    pub payer: PayerId,
+    /// Required for bill services; for fee services it may be left out and
+    /// must otherwise equal the fee.
+    pub amount: Option<Fils>,
+    pub due_date: NaiveDate,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+pub struct BillFilter {
+    pub state: Option<BillState>,
+    pub payer: Option<String>,
+    pub after: Option<Uuid>,
+    pub limit: Option<i64>,
+}
+
+macro_rules! bill_select {
+    () => {
+        "SELECT b.id, b.agency_id, a.code AS agency_code, a.name_en AS agency_name_en, a.name_ar AS agency_name_ar, \
+         s.code AS service_code, s.name_en AS service_name_en, s.name_ar AS service_name_ar, s.allow_partial, \
+         b.reference, b.payer, b.amount_due_fils, b.amount_paid_fils, b.amount_held_fils, b.due_date, b.expires_at, \
+         b.state, b.created_at, b.updated_at \
+         FROM bills b JOIN agencies a ON a.id = b.agency_id JOIN services s ON s.id = b.service_id "
+    };
+}
+
+impl BillRow {
+    pub(super) fn domain(&self) -> Result<Bill> {
+        let state = BillState::parse(&self.state)
+            .ok_or_else(|| Error::Invalid(format!("stored bill state {:?}", self.state)))?;
+        Ok(Bill {
+            state,
+            amount_due: Fils::new(self.amount_due_fils),
+            amount_paid: Fils::new(self.amount_paid_fils),
+            amount_held: Fils::new(self.amount_held_fils),
+            expires_at: self.expires_at,
+            allow_partial: self.allow_partial,
+        })
+    }
+
+    pub(super) fn record(self, at: DateTime<Utc>) -> Result<BillRecord> {
+        let bill = self.domain()?;
+        Ok(BillRecord {
+            id: self.id,
+            agency: self.agency_code,
+            agency_name: Names {
+                en: self.agency_name_en,
+                ar: self.agency_name_ar,
+            },
+            service: self.service_code,
+            service_name: Names {
+                en: self.service_name_en,
+                ar: self.service_name_ar,
+            },
+            reference: self.reference,
+            payer: self.payer,
+            amount_due: bill.amount_due,
+            amount_paid: bill.amount_paid,
+            amount_outstanding: bill.outstanding()?,
+            amount_payable_now: bill.available()?,
+            allow_partial: bill.allow_partial,
+            state: bill.effective_state(at),
+            due_date: self.due_date,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            agency_id: self.agency_id,
+        })
+    }
+}
+
+/// Reads a bill inside a write transaction, locking its row on PostgreSQL.
+pub(super) async fn lock_bill(tx: &mut Tx, id: Uuid) -> Result<Option<BillRow>> {
+    Ok(on_db!(tx tx, |c, pg| {
+        let sql = if pg {
+            concat!(bill_select!(), "WHERE b.id = $1 FOR UPDATE OF b")
+        } else {
+            concat!(bill_select!(), "WHERE b.id = $1")
+        };
+        sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
+    }))
+}
+
+/// Writes back the amounts and state of a bill changed by the domain rules.
+pub(super) async fn save_bill(tx: &mut Tx, id: Uuid, bill: &Bill, at: DateTime<Utc>) -> Result<()> {
+    on_db!(tx tx, |c, pg| {
+        sqlx::query("UPDATE bills SET amount_paid_fils = $1, amount_held_fils = $2, state = $3, updated_at = $4 WHERE id = $5")
+            .bind(bill.amount_paid.as_i64())
+            .bind(bill.amount_held.as_i64())
+            .bind(bill.state.as_str())
+            .bind(at)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+impl Store {
+    /// Creates a bill for an agency. Creating the same reference again with
+    /// the same details returns the existing bill (`false` in the second
+    /// field), so an agency can safely retry; other details are a conflict.
+    pub async fn create_bill(&self, agency_id: Uuid, new: NewBill) -> Result<(BillRecord, bool)> {
+        let service = self
+            .service(agency_id, &new.service)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => Error::NotFound("service"),
+                e => e,
+            })?;
+        let amount = match (service.kind, new.amount) {
+            (ServiceKind::Bill, Some(a)) => a,
+            (ServiceKind::Bill, None) => return Err(Error::Invalid("amount is required for this service".into())),
+            (ServiceKind::Fee, None) => service.fee.ok_or(Error::Invalid("the service has no fee".into()))?,
+            (ServiceKind::Fee, Some(a)) if Some(a) == service.fee => a,
+            (ServiceKind::Fee, Some(a)) => {
+                return Err(Error::Invalid(format!(
+                    "this service charges a fixed fee of {} BHD; leave amount out or send exactly that, not {a}",
+                    service.fee.unwrap_or_default()
+                )))
+            }
+        };
+        let reference = new.reference.trim();
+        if reference.is_empty() || reference.len() > 64 {
+            return Err(Error::Invalid(
+                "reference must be 1 to 64 characters".into(),
+            ));
+        }
+        let bill = Bill::new(amount, new.expires_at, service.allow_partial)?;
+        let id = Uuid::new_v4();
+        let at = now();
+        let inserted = on_db!(pool self, |c, pg| {
+            sqlx::query(
+                "INSERT INTO bills (id, agency_id, service_id, reference, payer, amount_due_fils, amount_paid_fils, amount_held_fils, due_date, expires_at, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $9, $10, $10) ON CONFLICT (agency_id, reference) DO NOTHING",
+            )
+            .bind(id)
+            .bind(agency_id)
+            .bind(service.id)
+            .bind(reference)
+            .bind(new.payer.as_str())
+            .bind(bill.amount_due.as_i64())
+            .bind(new.due_date)
+            .bind(new.expires_at)
+            .bind(bill.state.as_str())
+            .bind(at)
+            .execute(c)
+            .await?
+            .rows_affected()
+        });
+        let stored = self.bill_by_reference(agency_id, reference).await?;
+        if inserted == 1 {
+            return Ok((stored, true));
+        }
+        let same = stored.service == service.code
+            && stored.payer == new.payer.as_str()
+            && stored.amount_due == amount
+            && stored.due_date == new.due_date
+            && stored.expires_at == new.expires_at;
+        if same {
+            Ok((stored, false))
+        } else {
+            Err(Error::Conflict(format!(
+                "a bill with reference {reference:?} already exists with other details; references are unique per agency"
+            )))
+        }
+    }
+
+    /// A bill by id; with `agency_id`, only that agency's bill (another
+    /// agency's reads as not found).
+    pub async fn bill(&self, id: Uuid, agency_id: Option<Uuid>) -> Result<BillRecord> {
+        let row: Option<BillRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(concat!(bill_select!(), "WHERE b.id = $1 AND ($2 IS NULL OR b.agency_id = $2)"))
+                .bind(id)
+                .bind(agency_id)
+                .fetch_optional(c)
+                .await?
+        });
+        row.ok_or(Error::NotFound("bill"))?.record(now())
+    }
+
+    pub async fn bill_by_reference(&self, agency_id: Uuid, reference: &str) -> Result<BillRecord> {
+        let row: Option<BillRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(concat!(bill_select!(), "WHERE b.agency_id = $1 AND b.reference = $2"))
+                .bind(agency_id)
+                .bind(reference)
+                .fetch_optional(c)
+                .await?
+        });
+        row.ok_or(Error::NotFound("bill"))?.record(now())
+    }
+
+    /// A page of an agency's bills, oldest first; `after` continues from a bill id.
+    pub async fn bills(&self, agency_id: Uuid, filter: BillFilter) -> Result<Vec<BillRecord>> {
+        let limit = filter.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+        let state = filter.state.map(BillState::as_str);
+        let rows: Vec<BillRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(concat!(
+                bill_select!(),
+                "WHERE b.agency_id = $1 AND ($2 IS NULL OR b.payer = $2) AND ($3 IS NULL OR b.state = $3) \
+                 AND ($4 IS NULL OR (b.created_at, b.id) > (SELECT created_at, id FROM bills WHERE id = $4)) \
+                 ORDER BY b.created_at, b.id LIMIT $5"
+            ))
+            .bind(agency_id)
+            .bind(filter.payer.as_deref())
+            .bind(state)
+            .bind(filter.after)
+            .bind(limit)
+            .fetch_all(c)
+            .await?
+        });
+        let at = now();
+        rows.into_iter().map(|r| r.record(at)).collect()
+    }
+
+    /// Bills a payer can pay now, across every agency.
+    pub async fn open_dues(&self, payer: &PayerId) -> Result<Vec<BillRecord>> {
+        let rows: Vec<BillRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(concat!(
+                bill_select!(),
+                "WHERE b.payer = $1 AND b.state IN ('open', 'partially_paid') ORDER BY b.due_date, a.code, b.reference LIMIT 500"
+            ))
+            .bind(payer.as_str())
+            .fetch_all(c)
+            .await?
+        });
+        let at = now();
+        let bills: Result<Vec<BillRecord>> = rows.into_iter().map(|r| r.record(at)).collect();
+        Ok(bills?
+            .into_iter()
+            .filter(|b| matches!(b.state, BillState::Open | BillState::PartiallyPaid))
+            .collect())
+    }
+
+    pub async fn cancel_bill(&self, agency_id: Uuid, id: Uuid) -> Result<BillRecord> {
+        let mut tx = self.begin().await?;
+        let row = lock_bill(&mut tx, id)
+            .await?
+            .filter(|r| r.agency_id == agency_id)
+            .ok_or(Error::NotFound("bill"))?;
+        let mut bill = row.domain()?;
+        let at = now();
+        bill.cancel(at).map_err(|e| match e {
+            BillError::CancelWhileHeld => Error::Conflict(e.to_string()),
+            e => Error::Bill(e),
+        })?;
+        save_bill(&mut tx, id, &bill, at).await?;
+        tx.commit().await?;
+        self.bill(id, Some(agency_id)).await
+    }
+}

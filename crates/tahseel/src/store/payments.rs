@@ -1,0 +1,771 @@
+//! Payments and refunds: every state change in one transaction, with its
+//! bill amounts and ledger entries.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tahseel_core::agency::{AgencyCode, Names};
+use tahseel_core::ledger::JournalEntry;
+use tahseel_core::payment::{
+    basket_total, check_refund, Channel, Method, PaymentState, RefundState,
+};
+use tahseel_core::Fils;
+use uuid::Uuid;
+
+use super::bills::{lock_bill, save_bill};
+use super::ledger::{post_entry, EntryRefs};
+use super::rows::{LineRow, PaymentRow, RefundRow};
+use super::{now, on_db, Store, Tx};
+use crate::error::{Error, Result};
+
+/// A result that may be a replay of an earlier request with the same
+/// idempotency key.
+#[derive(Debug)]
+pub enum Replayable<T> {
+    New(T),
+    Replayed(T),
+}
+
+impl<T> Replayable<T> {
+    pub fn into_inner(self) -> T {
+        match self {
+            Replayable::New(t) | Replayable::Replayed(t) => t,
+        }
+    }
+    pub fn is_replay(&self) -> bool {
+        matches!(self, Replayable::Replayed(_))
+    }
+}
+
+pub struct NewPayment {
+    pub channel: Channel,
+    pub method: Method,
+    pub lines: Vec<(Uuid, Fils)>,
+    pub acquirer: String,
+    pub idempotency_key: String,
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LineRecord {
+    pub bill_id: Uuid,
+    pub agency: String,
+    pub agency_name: Names,
+    pub service: String,
+    pub service_name: Names,
+    pub reference: String,
+    pub payer: String,
+    pub amount: Fils,
+    #[serde(skip)]
+    pub agency_id: Uuid,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Card {
+    pub brand: String,
+    pub last4: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentRecord {
+    pub id: Uuid,
+    pub state: PaymentState,
+    pub channel: Channel,
+    pub method: Method,
+    pub total: Fils,
+    pub refunded: Fils,
+    pub lines: Vec<LineRecord>,
+    pub acquirer: String,
+    pub next_url: Option<String>,
+    pub failure_reason: Option<String>,
+    pub card: Option<Card>,
+    pub receipt_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub captured_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub acquirer_ref: Option<String>,
+    #[serde(skip)]
+    pub request_hash: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RefundRecord {
+    pub id: Uuid,
+    pub payment_id: Uuid,
+    pub amount: Fils,
+    pub state: RefundState,
+    pub reason: String,
+    pub failure_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    #[serde(skip)]
+    pub request_hash: String,
+    #[serde(skip)]
+    pub agency_id: Uuid,
+}
+
+/// What an acquirer said about a payment, after its signature was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcquirerOutcome {
+    Approved {
+        acquirer_ref: String,
+        amount: Fils,
+        card_brand: String,
+        card_last4: String,
+    },
+    Declined {
+        acquirer_ref: String,
+        reason: String,
+    },
+}
+
+impl AcquirerOutcome {
+    fn acquirer_ref(&self) -> &str {
+        match self {
+            AcquirerOutcome::Approved { acquirer_ref, .. }
+            | AcquirerOutcome::Declined { acquirer_ref, .. } => acquirer_ref,
+        }
+    }
+}
+
+/// Receipt numbers read `TH-` and eight digits.
+fn receipt_number(no: i64) -> String {
+    format!("TH-{no:08}")
+}
+
+const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at";
+
+macro_rules! line_select {
+    () => {
+        "SELECT l.line_no, l.bill_id, l.agency_id, a.code AS agency_code, a.name_en AS agency_name_en, a.name_ar AS agency_name_ar, \
+         s.code AS service_code, s.name_en AS service_name_en, s.name_ar AS service_name_ar, b.reference, b.payer, l.amount_fils \
+         FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id JOIN services s ON s.id = b.service_id \
+         WHERE l.payment_id = $1 ORDER BY l.line_no"
+    };
+}
+
+fn parse_state<T>(text: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    parse(text).ok_or_else(|| Error::Invalid(format!("stored state {text:?}")))
+}
+
+impl PaymentRow {
+    fn record(self, lines: Vec<LineRow>, refunded: Fils) -> Result<PaymentRecord> {
+        let card = match (self.card_brand, self.card_last4) {
+            (Some(brand), Some(last4)) => Some(Card { brand, last4 }),
+            _ => None,
+        };
+        Ok(PaymentRecord {
+            id: self.id,
+            state: parse_state(&self.state, PaymentState::parse)?,
+            channel: parse_state(&self.channel, Channel::parse)?,
+            method: parse_state(&self.method, Method::parse)?,
+            total: Fils::new(self.total_fils),
+            refunded,
+            lines: lines.into_iter().map(LineRow::record).collect(),
+            acquirer: self.acquirer,
+            next_url: self.next_url,
+            failure_reason: self.failure_reason,
+            card,
+            receipt_number: self.receipt_no.map(receipt_number),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            captured_at: self.captured_at,
+            acquirer_ref: self.acquirer_ref,
+            request_hash: self.request_hash,
+        })
+    }
+}
+
+impl LineRow {
+    fn record(self) -> LineRecord {
+        LineRecord {
+            bill_id: self.bill_id,
+            agency: self.agency_code,
+            agency_name: Names {
+                en: self.agency_name_en,
+                ar: self.agency_name_ar,
+            },
+            service: self.service_code,
+            service_name: Names {
+                en: self.service_name_en,
+                ar: self.service_name_ar,
+            },
+            reference: self.reference,
+            payer: self.payer,
+            amount: Fils::new(self.amount_fils),
+            agency_id: self.agency_id,
+        }
+    }
+}
+
+impl RefundRow {
+    fn record(self) -> Result<RefundRecord> {
+        Ok(RefundRecord {
+            id: self.id,
+            payment_id: self.payment_id,
+            amount: Fils::new(self.amount_fils),
+            state: parse_state(&self.state, RefundState::parse)?,
+            reason: self.reason,
+            failure_reason: self.failure_reason,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            request_hash: self.request_hash,
+            agency_id: self.agency_id,
+        })
+    }
+}
+
+/// Reads a payment row inside a write transaction, locking it on PostgreSQL.
+async fn lock_payment(tx: &mut Tx, id: Uuid) -> Result<PaymentRow> {
+    let row: Option<PaymentRow> = on_db!(tx tx, |c, pg| {
+        let sql = if pg {
+            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1 FOR UPDATE"
+        } else {
+            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1"
+        };
+        sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
+    });
+    row.ok_or(Error::NotFound("payment"))
+}
+
+async fn tx_lines(tx: &mut Tx, payment_id: Uuid) -> Result<Vec<LineRow>> {
+    Ok(
+        on_db!(tx tx, |c, pg| sqlx::query_as(line_select!()).bind(payment_id).fetch_all(&mut *c).await?),
+    )
+}
+
+async fn set_payment_state(
+    tx: &mut Tx,
+    id: Uuid,
+    state: PaymentState,
+    failure_reason: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    on_db!(tx tx, |c, pg| {
+        sqlx::query("UPDATE payments SET state = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3 WHERE id = $4")
+            .bind(state.as_str())
+            .bind(failure_reason)
+            .bind(at)
+            .bind(id)
+            .execute(&mut *c)
+            .await?;
+    });
+    Ok(())
+}
+
+/// Gives back what a payment held on its bills, bills locked in id order.
+async fn release_holds(tx: &mut Tx, lines: &[LineRow], at: DateTime<Utc>) -> Result<()> {
+    let mut by_bill: Vec<&LineRow> = lines.iter().collect();
+    by_bill.sort_by_key(|l| l.bill_id);
+    for line in by_bill {
+        let row = lock_bill(tx, line.bill_id)
+            .await?
+            .ok_or(Error::NotFound("bill"))?;
+        let mut bill = row.domain()?;
+        bill.release(Fils::new(line.amount_fils))?;
+        save_bill(tx, line.bill_id, &bill, at).await?;
+    }
+    Ok(())
+}
+
+impl Store {
+    async fn payment_by_key(&self, key: &str) -> Result<Option<PaymentRecord>> {
+        let id: Option<Uuid> = on_db!(pool self, |c, pg| {
+            sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1").bind(key).fetch_optional(c).await?
+        });
+        match id {
+            Some(id) => Ok(Some(self.payment(id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    fn replay(stored: PaymentRecord, hash: &str) -> Result<Replayable<PaymentRecord>> {
+        if stored.request_hash == hash {
+            Ok(Replayable::Replayed(stored))
+        } else {
+            Err(Error::IdempotencyMismatch)
+        }
+    }
+
+    /// Creates a payment in state `created`, reserving each line's amount
+    /// on its bill. The same idempotency key with the same request returns
+    /// the stored payment; with another request it is an error.
+    pub async fn create_payment(&self, new: NewPayment) -> Result<Replayable<PaymentRecord>> {
+        let total = basket_total(&new.lines)?;
+        if let Some(stored) = self.payment_by_key(&new.idempotency_key).await? {
+            return Self::replay(stored, &new.request_hash);
+        }
+        match self.insert_payment(&new, total).await {
+            Ok((id, true)) => Ok(Replayable::New(self.payment(id).await?)),
+            Ok((id, false)) => Self::replay(self.payment(id).await?, &new.request_hash),
+            // A concurrent request with the same key committed first.
+            Err(e) if e.is_unique_violation_of("idempotency_key") => {
+                let stored = self.payment_by_key(&new.idempotency_key).await?.ok_or(e)?;
+                Self::replay(stored, &new.request_hash)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Returns the payment's id, and whether this call created it.
+    async fn insert_payment(&self, new: &NewPayment, total: Fils) -> Result<(Uuid, bool)> {
+        let mut tx = self.begin().await?;
+        let at = now();
+        // Lock every bill first, in id order, so that two baskets sharing
+        // bills wait for each other instead of deadlocking.
+        let mut order: Vec<usize> = (0..new.lines.len()).collect();
+        order.sort_by_key(|&i| new.lines[i].0);
+        let mut bills = BTreeMap::new();
+        for &i in &order {
+            let bill_id = new.lines[i].0;
+            let row = lock_bill(&mut tx, bill_id)
+                .await?
+                .ok_or(Error::NotFound("bill"))?;
+            bills.insert(bill_id, row);
+        }
+        // With the bills locked, a concurrent twin of this request has
+        // either committed (and is found here) or not started.
+        let existing: Option<Uuid> = on_db!(tx &mut tx, |c, pg| {
+            sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
+                .bind(&new.idempotency_key)
+                .fetch_optional(&mut *c)
+                .await?
+        });
+        if let Some(id) = existing {
+            drop(tx);
+            return Ok((id, false));
+        }
+        for &i in &order {
+            let (bill_id, amount) = new.lines[i];
+            let row = &bills[&bill_id];
+            let mut bill = row.domain()?;
+            bill.reserve(amount, at)?;
+            save_bill(&mut tx, bill_id, &bill, at).await?;
+        }
+        let id = Uuid::new_v4();
+        on_db!(tx &mut tx, |c, pg| {
+            sqlx::query(
+                "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(id)
+            .bind(&new.idempotency_key)
+            .bind(&new.request_hash)
+            .bind(new.channel.as_str())
+            .bind(new.method.as_str())
+            .bind(&new.acquirer)
+            .bind(total.as_i64())
+            .bind(PaymentState::Created.as_str())
+            .bind(at)
+            .execute(&mut *c)
+            .await?;
+            for (line_no, (bill_id, amount)) in new.lines.iter().enumerate() {
+                sqlx::query("INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) VALUES ($1, $2, $3, $4, $5)")
+                    .bind(id)
+                    .bind(line_no as i32)
+                    .bind(bill_id)
+                    .bind(bills[bill_id].agency_id)
+                    .bind(amount.as_i64())
+                    .execute(&mut *c)
+                    .await?;
+            }
+        });
+        tx.commit().await?;
+        Ok((id, true))
+    }
+
+    pub async fn payment(&self, id: Uuid) -> Result<PaymentRecord> {
+        let row: Option<PaymentRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(sqlx::AssertSqlSafe(format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = $1")))
+                .bind(id)
+                .fetch_optional(c)
+                .await?
+        });
+        let row = row.ok_or(Error::NotFound("payment"))?;
+        let lines: Vec<LineRow> =
+            on_db!(pool self, |c, pg| sqlx::query_as(line_select!()).bind(id).fetch_all(c).await?);
+        let refunded = self.refunded_total(id, None).await?;
+        row.record(lines, refunded)
+    }
+
+    pub async fn payment_by_acquirer_ref(
+        &self,
+        acquirer: &str,
+        acquirer_ref: &str,
+    ) -> Result<PaymentRecord> {
+        let id: Option<Uuid> = on_db!(pool self, |c, pg| {
+            sqlx::query_scalar("SELECT id FROM payments WHERE acquirer = $1 AND acquirer_ref = $2")
+                .bind(acquirer)
+                .bind(acquirer_ref)
+                .fetch_optional(c)
+                .await?
+        });
+        self.payment(id.ok_or(Error::NotFound("payment"))?).await
+    }
+
+    /// A payment as one agency sees it: only its own lines, and its own
+    /// refunds; another agency's payment reads as not found.
+    pub async fn payment_for_agency(&self, id: Uuid, agency_id: Uuid) -> Result<PaymentRecord> {
+        let mut payment = self.payment(id).await?;
+        payment.lines.retain(|l| l.agency_id == agency_id);
+        if payment.lines.is_empty() {
+            return Err(Error::NotFound("payment"));
+        }
+        payment.total = Fils::sum(payment.lines.iter().map(|l| l.amount))?;
+        payment.refunded = self.refunded_total(id, Some(agency_id)).await?;
+        payment.next_url = None;
+        Ok(payment)
+    }
+
+    /// The agency's payments, newest first.
+    pub async fn agency_payments(
+        &self,
+        agency_id: Uuid,
+        state: Option<PaymentState>,
+        limit: i64,
+    ) -> Result<Vec<PaymentRecord>> {
+        let ids: Vec<Uuid> = on_db!(pool self, |c, pg| {
+            sqlx::query_scalar(
+                "SELECT p.id FROM payments p WHERE EXISTS (SELECT 1 FROM payment_lines l WHERE l.payment_id = p.id AND l.agency_id = $1) \
+                 AND ($2 IS NULL OR p.state = $2) ORDER BY p.created_at DESC, p.id LIMIT $3",
+            )
+            .bind(agency_id)
+            .bind(state.map(PaymentState::as_str))
+            .bind(limit.clamp(1, super::bills::MAX_PAGE))
+            .fetch_all(c)
+            .await?
+        });
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.payment_for_agency(id, agency_id).await?);
+        }
+        Ok(out)
+    }
+
+    /// Records the acquirer session a created payment was sent to.
+    pub async fn mark_pending(
+        &self,
+        id: Uuid,
+        acquirer_ref: &str,
+        next_url: &str,
+    ) -> Result<PaymentRecord> {
+        let mut tx = self.begin().await?;
+        let row = lock_payment(&mut tx, id).await?;
+        let state = parse_state(&row.state, PaymentState::parse)?;
+        state.transition(PaymentState::Pending)?;
+        on_db!(tx &mut tx, |c, pg| {
+            sqlx::query("UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5")
+                .bind(PaymentState::Pending.as_str())
+                .bind(acquirer_ref)
+                .bind(next_url)
+                .bind(now())
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        });
+        tx.commit().await?;
+        self.payment(id).await
+    }
+
+    /// Ends a payment that will not be captured (failed, expired or
+    /// cancelled) and releases what it held on its bills.
+    pub async fn close_payment(
+        &self,
+        id: Uuid,
+        to: PaymentState,
+        reason: &str,
+    ) -> Result<PaymentRecord> {
+        let mut tx = self.begin().await?;
+        let row = lock_payment(&mut tx, id).await?;
+        let from = parse_state(&row.state, PaymentState::parse)?;
+        if from == to {
+            drop(tx);
+            return self.payment(id).await;
+        }
+        from.transition(to)?;
+        assert!(to.is_terminal() && to != PaymentState::Captured);
+        let at = now();
+        let lines = tx_lines(&mut tx, id).await?;
+        release_holds(&mut tx, &lines, at).await?;
+        set_payment_state(&mut tx, id, to, Some(reason), at).await?;
+        tx.commit().await?;
+        self.payment(id).await
+    }
+
+    /// Applies an acquirer's verified answer. Capturing posts one balanced
+    /// entry per line, moves each bill from held to paid and issues the
+    /// receipt number, all in one transaction. A repeated answer changes
+    /// nothing and returns the payment as it is.
+    pub async fn apply_outcome(
+        &self,
+        payment_id: Uuid,
+        outcome: &AcquirerOutcome,
+    ) -> Result<Replayable<PaymentRecord>> {
+        let mut tx = self.begin().await?;
+        let row = lock_payment(&mut tx, payment_id).await?;
+        if row.acquirer_ref.as_deref() != Some(outcome.acquirer_ref()) {
+            return Err(Error::BadNotice(
+                "the acquirer reference does not match the payment".into(),
+            ));
+        }
+        let from = parse_state(&row.state, PaymentState::parse)?;
+        let to = match outcome {
+            AcquirerOutcome::Approved { .. } => PaymentState::Captured,
+            AcquirerOutcome::Declined { .. } => PaymentState::Declined,
+        };
+        if from == to {
+            drop(tx);
+            return Ok(Replayable::Replayed(self.payment(payment_id).await?));
+        }
+        if let AcquirerOutcome::Approved { amount, .. } = outcome {
+            if amount.as_i64() != row.total_fils {
+                return Err(Error::BadNotice(format!(
+                    "the acquirer approved {amount} BHD but the payment is for {} BHD",
+                    Fils::new(row.total_fils)
+                )));
+            }
+        }
+        from.transition(to)?;
+        let at = now();
+        let lines = tx_lines(&mut tx, payment_id).await?;
+        match outcome {
+            AcquirerOutcome::Declined { reason, .. } => {
+                release_holds(&mut tx, &lines, at).await?;
+                set_payment_state(&mut tx, payment_id, to, Some(reason), at).await?;
+            }
+            AcquirerOutcome::Approved {
+                card_brand,
+                card_last4,
+                ..
+            } => {
+                let mut by_bill: Vec<&LineRow> = lines.iter().collect();
+                by_bill.sort_by_key(|l| l.bill_id);
+                for line in by_bill {
+                    let bill_row = lock_bill(&mut tx, line.bill_id)
+                        .await?
+                        .ok_or(Error::NotFound("bill"))?;
+                    let mut bill = bill_row.domain()?;
+                    let amount = Fils::new(line.amount_fils);
+                    bill.capture(amount)?;
+                    save_bill(&mut tx, line.bill_id, &bill, at).await?;
+                    let agency = AgencyCode::parse(&line.agency_code)?;
+                    let entry = JournalEntry::capture(&row.acquirer, &agency, amount)?;
+                    let refs = EntryRefs {
+                        payment_id: Some(payment_id),
+                        bill_id: Some(line.bill_id),
+                        refund_id: None,
+                    };
+                    post_entry(&mut tx, &entry, refs).await?;
+                }
+                on_db!(tx &mut tx, |c, pg| {
+                    let receipt_no: i64 = sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
+                        .bind(payment_id)
+                        .fetch_one(&mut *c)
+                        .await?;
+                    sqlx::query(
+                        "UPDATE payments SET state = $1, card_brand = $2, card_last4 = $3, receipt_no = $4, captured_at = $5, updated_at = $5 WHERE id = $6",
+                    )
+                    .bind(to.as_str())
+                    .bind(card_brand)
+                    .bind(card_last4)
+                    .bind(receipt_no)
+                    .bind(at)
+                    .bind(payment_id)
+                    .execute(&mut *c)
+                    .await?;
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(Replayable::New(self.payment(payment_id).await?))
+    }
+
+    async fn refunded_total(&self, payment_id: Uuid, agency_id: Option<Uuid>) -> Result<Fils> {
+        let sum: i64 = on_db!(pool self, |c, pg| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount_fils), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND state <> 'failed' AND ($2 IS NULL OR agency_id = $2)",
+            )
+            .bind(payment_id)
+            .bind(agency_id)
+            .fetch_one(c)
+            .await?
+        });
+        Ok(Fils::new(sum))
+    }
+
+    async fn refund_by_key(&self, agency_id: Uuid, key: &str) -> Result<Option<RefundRecord>> {
+        let row: Option<RefundRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(
+                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE agency_id = $1 AND idempotency_key = $2",
+            )
+            .bind(agency_id)
+            .bind(key)
+            .fetch_optional(c)
+            .await?
+        });
+        row.map(RefundRow::record).transpose()
+    }
+
+    pub async fn refund(&self, id: Uuid) -> Result<RefundRecord> {
+        let row: Option<RefundRow> = on_db!(pool self, |c, pg| {
+            sqlx::query_as(
+                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(c)
+            .await?
+        });
+        row.ok_or(Error::NotFound("refund"))?.record()
+    }
+
+    /// Grants a refund of an agency's part of a captured payment: records it
+    /// as requested and posts it as owed to the payer. The acquirer is asked
+    /// afterwards; [`Store::finish_refund`] records its answer.
+    pub async fn request_refund(
+        &self,
+        agency_id: Uuid,
+        payment_id: Uuid,
+        amount: Fils,
+        reason: &str,
+        idempotency_key: &str,
+        request_hash: &str,
+    ) -> Result<Replayable<RefundRecord>> {
+        let replay = |stored: RefundRecord| {
+            if stored.request_hash == request_hash {
+                Ok(Replayable::Replayed(stored))
+            } else {
+                Err(Error::IdempotencyMismatch)
+            }
+        };
+        if let Some(stored) = self.refund_by_key(agency_id, idempotency_key).await? {
+            return replay(stored);
+        }
+        let mut tx = self.begin().await?;
+        let row = lock_payment(&mut tx, payment_id).await?;
+        let lines = tx_lines(&mut tx, payment_id).await?;
+        let own: Vec<&LineRow> = lines.iter().filter(|l| l.agency_id == agency_id).collect();
+        let Some(first) = own.first() else {
+            return Err(Error::NotFound("payment"));
+        };
+        let agency = AgencyCode::parse(&first.agency_code)?;
+        let captured = Fils::sum(own.iter().map(|l| Fils::new(l.amount_fils)))?;
+        let already: i64 = on_db!(tx &mut tx, |c, pg| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(amount_fils), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND agency_id = $2 AND state <> 'failed'",
+            )
+            .bind(payment_id)
+            .bind(agency_id)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        let state = parse_state(&row.state, PaymentState::parse)?;
+        check_refund(state, captured, Fils::new(already), amount)?;
+        let id = Uuid::new_v4();
+        let at = now();
+        let inserted = on_db!(tx &mut tx, |c, pg| {
+            sqlx::query(
+                "INSERT INTO refunds (id, payment_id, agency_id, idempotency_key, request_hash, amount_fils, state, reason, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+            )
+            .bind(id)
+            .bind(payment_id)
+            .bind(agency_id)
+            .bind(idempotency_key)
+            .bind(request_hash)
+            .bind(amount.as_i64())
+            .bind(RefundState::Requested.as_str())
+            .bind(reason)
+            .bind(at)
+            .execute(&mut *c)
+            .await
+            .map(|_| ())
+        });
+        if let Err(e) = inserted {
+            let e = Error::from(e);
+            if e.is_unique_violation_of("idempotency_key") {
+                drop(tx);
+                let stored = self
+                    .refund_by_key(agency_id, idempotency_key)
+                    .await?
+                    .ok_or(e)?;
+                return replay(stored);
+            }
+            return Err(e);
+        }
+        let entry = JournalEntry::refund_requested(&agency, amount)?;
+        post_entry(
+            &mut tx,
+            &entry,
+            EntryRefs {
+                payment_id: Some(payment_id),
+                refund_id: Some(id),
+                bill_id: None,
+            },
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Replayable::New(self.refund(id).await?))
+    }
+
+    /// Records the acquirer's answer to a refund: paid out, or refused (the
+    /// amount goes back to the agency). Repeating the same answer is a no-op.
+    pub async fn finish_refund(
+        &self,
+        id: Uuid,
+        paid: std::result::Result<String, String>,
+    ) -> Result<RefundRecord> {
+        let mut tx = self.begin().await?;
+        let refund: Option<RefundRow> = on_db!(tx &mut tx, |c, pg| {
+            let sql = if pg {
+                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1 FOR UPDATE"
+            } else {
+                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1"
+            };
+            sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
+        });
+        let refund = refund.ok_or(Error::NotFound("refund"))?.record()?;
+        let to = if paid.is_ok() {
+            RefundState::Refunded
+        } else {
+            RefundState::Failed
+        };
+        if refund.state == to {
+            drop(tx);
+            return Ok(refund);
+        }
+        refund.state.transition(to)?;
+        let payment = lock_payment(&mut tx, refund.payment_id).await?;
+        let agency_code: String = on_db!(tx &mut tx, |c, pg| {
+            sqlx::query_scalar("SELECT code FROM agencies WHERE id = $1").bind(refund.agency_id).fetch_one(&mut *c).await?
+        });
+        let agency = AgencyCode::parse(&agency_code)?;
+        let entry = match &paid {
+            Ok(_) => JournalEntry::refund_paid(&payment.acquirer, refund.amount)?,
+            Err(_) => JournalEntry::refund_reversed(&agency, refund.amount)?,
+        };
+        let refs = EntryRefs {
+            payment_id: Some(refund.payment_id),
+            refund_id: Some(id),
+            bill_id: None,
+        };
+        post_entry(&mut tx, &entry, refs).await?;
+        let (acquirer_ref, failure) = match &paid {
+            Ok(r) => (Some(r.as_str()), None),
+            Err(why) => (None, Some(why.as_str())),
+        };
+        on_db!(tx &mut tx, |c, pg| {
+            sqlx::query("UPDATE refunds SET state = $1, acquirer_ref = $2, failure_reason = $3, updated_at = $4 WHERE id = $5")
+                .bind(to.as_str())
+                .bind(acquirer_ref)
+                .bind(failure)
+                .bind(now())
+                .bind(id)
+                .execute(&mut *c)
+                .await?;
+        });
+        tx.commit().await?;
+        self.refund(id).await
+    }
+}
