@@ -103,7 +103,16 @@ const AGENCIES: &[DemoAgency] = &[
 ];
 
 /// (agency, service, reference, payer, amount in fils or None for the fee, due date)
-const BILLS: &[(&str, &str, &str, &str, Option<i64>, &str)] = &[
+type DemoBill = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+    Option<i64>,
+    &'static str,
+);
+
+const BILLS: &[DemoBill] = &[
     (
         "GDT",
         "traffic-fines",

@@ -230,6 +230,14 @@ impl Store {
         Ok((record, key))
     }
 
+    /// True once any administrator key that is not revoked exists.
+    pub async fn has_admin_key(&self) -> Result<bool> {
+        let n: i64 = on_db!(pool self, |c, pg| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM api_keys WHERE role = 'admin' AND revoked_at IS NULL").fetch_one(c).await?
+        });
+        Ok(n > 0)
+    }
+
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>> {
         type Row = (
             Uuid,

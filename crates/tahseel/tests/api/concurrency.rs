@@ -1,0 +1,174 @@
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use tahseel::acquirer::sim::{CardDecision, SimAcquirer};
+use uuid::Uuid;
+
+use crate::helpers::{backends, APPROVE};
+
+const CHANNELS: [&str; 4] = ["portal", "mobile", "kiosk", "counter"];
+
+#[tokio::test]
+async fn fifty_channels_paying_the_same_bill_at_once_capture_it_exactly_once() {
+    for app in backends().await {
+        let app = Arc::new(app);
+        let gdt = app.agency_key("GDT").await;
+        let fine = app.bill(&gdt, "traffic-fines", "850101234", "25.000").await;
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..50 {
+            let (app, fine) = (app.clone(), fine.clone());
+            tasks.spawn(async move {
+                app.pay(
+                    CHANNELS[i % 4],
+                    &[(&fine, "25.000")],
+                    &Uuid::new_v4().to_string(),
+                )
+                .await
+            });
+        }
+        let mut created = Vec::new();
+        let mut refused = 0;
+        while let Some(r) = tasks.join_next().await {
+            let r = r.unwrap();
+            match r.status {
+                StatusCode::CREATED => created.push(r),
+                StatusCode::CONFLICT => {
+                    assert_eq!(
+                        r.code(),
+                        "bill_payment_in_progress",
+                        "{}: {:?}",
+                        app.label,
+                        r.body
+                    );
+                    refused += 1;
+                }
+                other => panic!("{}: unexpected {other}: {:?}", app.label, r.body),
+            }
+        }
+        assert_eq!(
+            created.len(),
+            1,
+            "{}: exactly one payment may hold the bill",
+            app.label
+        );
+        assert_eq!(refused, 49);
+
+        // Every payer who reaches the card page submits at once.
+        let next_url = created[0].body["next_url"].as_str().unwrap().to_owned();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (app, url) = (app.clone(), next_url.clone());
+            tasks.spawn(async move { app.submit_card(&url, APPROVE).await });
+        }
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::SEE_OTHER);
+        }
+        let bill = app.bill_as(&gdt, &fine).await;
+        assert_eq!(bill["state"], "paid", "{}", app.label);
+        assert_eq!(bill["amount_paid"], "25.000");
+        assert_eq!(
+            app.balance("acquirer:sim:clearing").await,
+            25_000,
+            "{}: captured once",
+            app.label
+        );
+        assert_eq!(app.balance("agency:GDT:payable").await, -25_000);
+        app.assert_ledger_ok().await;
+    }
+}
+
+#[tokio::test]
+async fn fifty_retries_with_one_idempotency_key_create_one_payment() {
+    for app in backends().await {
+        let app = Arc::new(app);
+        let ewa = app.agency_key("EWA").await;
+        let bill = app
+            .bill(&ewa, "electricity-water", "900612345", "9.999")
+            .await;
+        let key = Uuid::new_v4().to_string();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (app, bill, key) = (app.clone(), bill.clone(), key.clone());
+            tasks.spawn(async move { app.pay("mobile", &[(&bill, "9.999")], &key).await });
+        }
+        let mut ids = HashSet::new();
+        while let Some(r) = tasks.join_next().await {
+            let r = r.unwrap();
+            assert_eq!(r.status, StatusCode::CREATED, "{}: {:?}", app.label, r.body);
+            ids.insert(r.body["id"].as_str().unwrap().to_owned());
+        }
+        assert_eq!(ids.len(), 1, "{}", app.label);
+        assert_eq!(
+            app.bill_as(&ewa, &bill).await["amount_payable_now"],
+            "0.000"
+        );
+    }
+}
+
+#[tokio::test]
+async fn duplicated_signed_notices_over_http_capture_once() {
+    for app in backends().await {
+        let app = Arc::new(app);
+        let moj = app.agency_key("MOJ").await;
+        let file = app
+            .bill(&moj, "enforcement-file", "900612345", "300.000")
+            .await;
+        let created = app
+            .pay("portal", &[(&file, "300.000")], &Uuid::new_v4().to_string())
+            .await;
+        let next_url = created.body["next_url"].as_str().unwrap();
+        let sealed = next_url.rsplit('/').next().unwrap();
+
+        let secret = app.store.hub_secret("sim_acquirer").await.unwrap();
+        let sim = SimAcquirer::new(secret.as_bytes(), "unused");
+        let token = sim
+            .open(sealed)
+            .expect("the card page token is the simulator's");
+        let decision = CardDecision::Approved {
+            brand: "visa".into(),
+            last4: "1111".into(),
+        };
+        let (ts, sig, body) = sim.notice_for(&token, &decision, chrono::Utc::now());
+
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..50 {
+            let (app, ts, sig, body) = (app.clone(), ts.clone(), sig.clone(), body.clone());
+            tasks.spawn(async move {
+                app.client
+                    .post(format!("{}/api/v1/acquirers/sim/notices", app.base))
+                    .header("x-acquirer-timestamp", ts)
+                    .header("x-acquirer-signature", sig)
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            });
+        }
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::OK, "{}", app.label);
+        }
+        assert_eq!(
+            app.balance("acquirer:sim:clearing").await,
+            300_000,
+            "{}",
+            app.label
+        );
+
+        // A forged signature is refused and changes nothing.
+        let forged = app
+            .client
+            .post(format!("{}/api/v1/acquirers/sim/notices", app.base))
+            .header("x-acquirer-timestamp", &ts)
+            .header("x-acquirer-signature", "00".repeat(32))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(forged.status(), StatusCode::BAD_REQUEST);
+        app.assert_ledger_ok().await;
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: each starts the real server on port 0 and talks HTTP.
+//! Every scenario runs on a fresh SQLite file and, when
+//! `TAHSEEL_TEST_DATABASE_URL` names a PostgreSQL server, again on a fresh
+//! PostgreSQL database there.
+
+mod helpers;
+
+mod catalog;
+mod concurrency;
+mod errors;
+mod ledger;
+mod payments;
+mod refunds;
