@@ -275,7 +275,9 @@ async fn print_demo(store: &Store) -> anyhow::Result<()> {
     println!("Look them up with: curl 'http://127.0.0.1:8080/api/v1/dues?payer=850101234'");
     if !store.has_admin_key().await? {
         let (_, key) = store.create_api_key(None).await?;
-        println!("Administrator API key (shown once; `tahseel apikey create --admin` issues another):");
+        println!(
+            "Administrator API key (shown once; `tahseel apikey create --admin` issues another):"
+        );
         println!("{key}");
     }
     Ok(())
