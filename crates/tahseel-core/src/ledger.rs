@@ -32,6 +32,10 @@ impl AccountId {
     pub fn refunds_payable() -> Self {
         AccountId("refunds:payable".to_owned())
     }
+    /// Fees the hub charged payers on top of their bills (revenue).
+    pub fn fee_revenue() -> Self {
+        AccountId("fees:revenue".to_owned())
+    }
     /// The hub's settlement bank account (an asset).
     pub fn settlement_bank() -> Self {
         AccountId("bank:settlement".to_owned())
@@ -58,6 +62,7 @@ text_enum! {
     /// Why an entry was posted.
     EntryKind {
         Capture => "capture",
+        Fee => "fee",
         RefundRequested => "refund_requested",
         RefundPaid => "refund_paid",
         RefundReversed => "refund_reversed",
@@ -138,6 +143,16 @@ impl JournalEntry {
             EntryKind::Capture,
             AccountId::acquirer_clearing(acquirer),
             AccountId::agency_payable(agency),
+            amount,
+        )
+    }
+
+    /// A payment's fee: collected with the bills, owed to no agency.
+    pub fn fee(acquirer: &str, amount: Fils) -> Result<Self, LedgerError> {
+        Self::transfer(
+            EntryKind::Fee,
+            AccountId::acquirer_clearing(acquirer),
+            AccountId::fee_revenue(),
             amount,
         )
     }

@@ -1,37 +1,75 @@
-//! Wiring: a store, its acquirers and the HTTP server, as `serve` and the
-//! tests start them.
+//! Wiring: a store, its acquirers, the reconciler and the HTTP server, as
+//! `serve` and the tests start them.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tahseel_core::payment::Method;
+use tahseel_core::Fils;
 
-use crate::acquirer::sim::SimAcquirer;
+use crate::acquirer::simulated::SimulatedAcquirer;
 use crate::acquirer::Acquirers;
-use crate::error::Result;
-use crate::hub::Hub;
+use crate::error::{Error, Result};
+use crate::hub::{Hub, ReconcileConfig};
 use crate::store::Store;
 
-/// Builds the hub for a store, with the simulated acquirer taking every
-/// card method and its card page served under `public_url`.
-pub async fn hub(store: Store, public_url: &str) -> Result<Hub> {
-    let public_url = public_url.trim_end_matches('/').to_owned();
-    // Shared through the database so that every node verifies what any node signed.
-    let secret = store.hub_secret("sim_acquirer").await?;
-    let sim = Arc::new(SimAcquirer::new(
-        secret.as_bytes(),
-        &format!("{public_url}/sim/acquirer"),
-    ));
+/// How long Tahseel waits for an acquirer's answer.
+pub const ACQUIRER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An acquirer this node talks to.
+#[derive(Debug, Clone)]
+pub struct AcquirerSetting {
+    pub name: String,
+    pub url: String,
+    pub secret: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HubConfig {
+    /// The URL payers' browsers and acquirers reach this node at
+    /// (default: `http://` and the bound address).
+    pub public_url: Option<String>,
+    pub acquirers: Vec<AcquirerSetting>,
+    /// Method → acquirer name; methods left out go to the first acquirer.
+    pub routes: Vec<(Method, String)>,
+    pub fees: Vec<(Method, Fils)>,
+    /// How often the reconciler runs; `None` leaves it off.
+    pub reconcile_every: Option<Duration>,
+    pub reconcile: ReconcileConfig,
+}
+
+/// Builds the hub: connectors for each acquirer, routes and fees.
+pub fn hub(store: Store, public_url: &str, config: &HubConfig) -> Result<Hub> {
     let mut acquirers = Acquirers::default();
-    acquirers.add(
-        sim.clone(),
-        &[Method::Debit, Method::Credit, Method::Wallet],
-    );
+    for a in &config.acquirers {
+        acquirers.add(Arc::new(SimulatedAcquirer::new(
+            &a.name,
+            &a.url,
+            &a.secret,
+            ACQUIRER_TIMEOUT,
+        )));
+    }
+    if let Some(first) = config.acquirers.first() {
+        for method in [Method::Debit, Method::Credit, Method::Wallet] {
+            acquirers.route(method, &first.name)?;
+        }
+    }
+    for (method, name) in &config.routes {
+        acquirers.route(*method, name)?;
+    }
+    for (method, fee) in &config.fees {
+        if fee.is_negative() {
+            return Err(Error::Invalid(format!(
+                "fee for {method} must not be negative"
+            )));
+        }
+        acquirers.set_fee(*method, *fee);
+    }
     Ok(Hub {
         store,
         acquirers,
-        public_url,
-        sim: Some(sim),
+        public_url: public_url.trim_end_matches('/').to_owned(),
     })
 }
 
@@ -46,13 +84,19 @@ pub struct Running {
 pub async fn start(
     store: Store,
     listen: SocketAddr,
-    public_url: Option<String>,
+    config: HubConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<Running> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let public_url = public_url.unwrap_or_else(|| format!("http://{addr}"));
-    let hub = Arc::new(hub(store, &public_url).await?);
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let hub = Arc::new(hub(store, &public_url, &config)?);
+    if let Some(every) = config.reconcile_every {
+        tokio::spawn(hub.clone().run_reconciler(every, config.reconcile));
+    }
     let task = tokio::spawn(crate::http::serve(listener, hub.clone(), shutdown));
     Ok(Running { addr, hub, task })
 }

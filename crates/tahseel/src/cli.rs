@@ -7,6 +7,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tahseel_core::agency::{parse_iban, AgencyCode, Names, ServiceCode, ServiceKind, ServiceTerms};
 use tahseel_core::Fils;
 
+use std::time::Duration;
+
+use tahseel_core::payment::Method;
+
+use crate::app::{AcquirerSetting, HubConfig};
+use crate::hub::ReconcileConfig;
 use crate::store::{NewAgency, NewService, Store, DEFAULT_DATABASE_URL};
 
 #[derive(Parser)]
@@ -26,15 +32,25 @@ pub struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the HTTP API (migrates the database first).
-    Serve {
-        /// Load the demo agencies, services and bills first.
-        #[arg(long)]
-        demo: bool,
-        #[arg(long, default_value = "127.0.0.1:8080")]
+    Serve(ServeArgs),
+    /// Run the simulated card acquirer on its own.
+    AcquirerSim {
+        #[arg(long, default_value = "127.0.0.1:8081")]
         listen: SocketAddr,
-        /// The URL payers' browsers reach this node at (default: http://LISTEN).
-        #[arg(long, env = "TAHSEEL_PUBLIC_URL")]
+        /// Shared with Tahseel: authenticates its calls and signs notices.
+        #[arg(long, env = "TAHSEEL_SIM_SECRET")]
+        secret: String,
+        /// How long a card page stays open.
+        #[arg(long, default_value_t = 900)]
+        session_ttl_secs: u64,
+        /// The URL payers' browsers reach the simulator at (default: http://LISTEN).
+        #[arg(long)]
         public_url: Option<String>,
+    },
+    /// Reconcile an acquirer's settlement file against the ledger.
+    Reconcile {
+        #[command(subcommand)]
+        command: ReconcileCommand,
     },
     /// Apply database migrations.
     Migrate,
@@ -59,6 +75,58 @@ enum Command {
     Ledger {
         #[command(subcommand)]
         command: LedgerCommand,
+    },
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Load the demo agencies, services and bills, and run the simulated acquirer.
+    #[arg(long)]
+    demo: bool,
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The URL payers' browsers and acquirers reach this node at (default: http://LISTEN).
+    #[arg(long, env = "TAHSEEL_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// An acquirer: NAME=URL (repeatable). Card methods go to the first unless routed.
+    #[arg(long = "acquirer", value_name = "NAME=URL")]
+    acquirers: Vec<String>,
+    /// An acquirer's shared secret: NAME=SECRET (repeatable; also TAHSEEL_ACQUIRER_SECRETS, comma-separated).
+    #[arg(
+        long = "acquirer-secret",
+        value_name = "NAME=SECRET",
+        env = "TAHSEEL_ACQUIRER_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    acquirer_secrets: Vec<String>,
+    /// Send a method to an acquirer: METHOD=NAME (repeatable).
+    #[arg(long = "route", value_name = "METHOD=NAME")]
+    routes: Vec<String>,
+    /// A fee on top of the bills for a method: METHOD=BHD, like credit=0.500 (repeatable).
+    #[arg(long = "fee", value_name = "METHOD=BHD")]
+    fees: Vec<String>,
+    /// Where the demo's simulated acquirer listens.
+    #[arg(long, default_value = "127.0.0.1:8081")]
+    sim_listen: SocketAddr,
+    /// How often the reconciler runs, in milliseconds; 0 turns it off.
+    #[arg(long, default_value_t = 5000)]
+    reconcile_every_ms: u64,
+    /// Ask the acquirer about a payment pending this long, in milliseconds.
+    #[arg(long, default_value_t = 120_000)]
+    reconcile_after_ms: u64,
+    /// Expire a payment that never reached an acquirer after this many seconds.
+    #[arg(long, default_value_t = 900)]
+    expire_unsent_after_secs: u64,
+}
+
+#[derive(Subcommand)]
+enum ReconcileCommand {
+    /// Match a settlement file line by line; exit 1 on any mismatch.
+    Settlement {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        acquirer: String,
     },
 }
 
@@ -159,24 +227,42 @@ async fn open(url: &str) -> anyhow::Result<Store> {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let store = open(&cli.database_url).await?;
     match cli.command {
-        Command::Serve {
-            demo,
+        Command::Serve(args) => serve(store, args).await?,
+        Command::AcquirerSim {
             listen,
+            secret,
+            session_ttl_secs,
             public_url,
         } => {
-            if demo {
-                print_demo(&store).await?;
+            let (addr, _sim, task) = crate::simulator::start(
+                listen,
+                secret,
+                Duration::from_secs(session_ttl_secs),
+                public_url,
+            )
+            .await?;
+            println!("simulated acquirer on http://{addr}");
+            tokio::select! { r = task => { r??; }, _ = shutdown_signal() => {} }
+        }
+        Command::Reconcile {
+            command: ReconcileCommand::Settlement { file, acquirer },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let (id, report) = crate::reconcile::reconcile_file(
+                &store,
+                &acquirer,
+                &file.display().to_string(),
+                &text,
+            )
+            .await?;
+            for line in report.lines() {
+                println!("{line}");
             }
-            let running =
-                crate::app::start(store.clone(), listen, public_url, shutdown_signal()).await?;
-            tracing::info!(addr = %running.addr, database = store.backend_name(), "tahseel serving");
-            println!(
-                "Tahseel is serving on http://{} ({})",
-                running.addr,
-                store.backend_name()
-            );
-            running.task.await??;
-            store.close().await;
+            println!("kept as reconciliation {id} (GET /api/v1/admin/reconciliations/{id})");
+            if report.mismatch_count() > 0 {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         Command::Migrate => println!("migrations applied ({})", store.backend_name()),
         Command::Demo => print_demo(&store).await?,
@@ -256,6 +342,96 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn pair(text: &str, what: &str) -> anyhow::Result<(String, String)> {
+    let (k, v) = text
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("{what} {text:?} must be KEY=VALUE"))?;
+    Ok((k.trim().to_owned(), v.trim().to_owned()))
+}
+
+fn method(text: &str) -> anyhow::Result<Method> {
+    Method::parse(text)
+        .ok_or_else(|| anyhow::anyhow!("{text:?} is not a method (debit, credit, wallet, cash)"))
+}
+
+async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
+    let secrets: std::collections::BTreeMap<String, String> = args
+        .acquirer_secrets
+        .iter()
+        .map(|s| pair(s, "--acquirer-secret"))
+        .collect::<anyhow::Result<_>>()?;
+    let mut acquirers = Vec::new();
+    for a in &args.acquirers {
+        let (name, url) = pair(a, "--acquirer")?;
+        let secret = secrets
+            .get(&name)
+            .cloned()
+            .ok_or_else(|| anyhow::anyhow!("no --acquirer-secret for acquirer {name}"))?;
+        acquirers.push(AcquirerSetting { name, url, secret });
+    }
+    if args.demo {
+        print_demo(&store).await?;
+        if acquirers.is_empty() {
+            // The demo runs its own simulated acquirer, sharing a secret kept in the database.
+            let secret = store.hub_secret("demo_acquirer_sim").await?;
+            let (addr, _sim, _task) = crate::simulator::start(
+                args.sim_listen,
+                secret.clone(),
+                Duration::from_secs(900),
+                None,
+            )
+            .await?;
+            println!("Simulated acquirer on http://{addr} (test card 4111 1111 1111 1111)");
+            acquirers.push(AcquirerSetting {
+                name: "sim".into(),
+                url: format!("http://{addr}"),
+                secret,
+            });
+        }
+    }
+    if acquirers.is_empty() {
+        tracing::warn!(
+            "no acquirer configured (--acquirer NAME=URL): card payments will be refused"
+        );
+    }
+    let config = HubConfig {
+        public_url: args.public_url,
+        acquirers,
+        routes: args
+            .routes
+            .iter()
+            .map(|r| {
+                let (m, name) = pair(r, "--route")?;
+                Ok((method(&m)?, name))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        fees: args
+            .fees
+            .iter()
+            .map(|f| {
+                let (m, amount) = pair(f, "--fee")?;
+                Ok((method(&m)?, Fils::parse(&amount)?))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        reconcile_every: (args.reconcile_every_ms > 0)
+            .then(|| Duration::from_millis(args.reconcile_every_ms)),
+        reconcile: ReconcileConfig {
+            pending_after: Duration::from_millis(args.reconcile_after_ms),
+            created_after: Duration::from_secs(args.expire_unsent_after_secs),
+        },
+    };
+    let running = crate::app::start(store.clone(), args.listen, config, shutdown_signal()).await?;
+    tracing::info!(addr = %running.addr, database = store.backend_name(), "tahseel serving");
+    println!(
+        "Tahseel is serving on http://{} ({})",
+        running.addr,
+        store.backend_name()
+    );
+    running.task.await??;
+    store.close().await;
+    Ok(())
 }
 
 async fn print_demo(store: &Store) -> anyhow::Result<()> {

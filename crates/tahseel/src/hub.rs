@@ -8,7 +8,9 @@ use tahseel_core::payment::{Channel, Method, PaymentState};
 use tahseel_core::Fils;
 use uuid::Uuid;
 
-use crate::acquirer::{Acquirers, StartRequest};
+use std::time::Duration;
+
+use crate::acquirer::{Acquirers, Inquiry, StartRequest};
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::store::{NewPayment, PaymentRecord, RefundRecord, Replayable, Store};
@@ -56,8 +58,36 @@ pub struct Hub {
     pub acquirers: Acquirers,
     /// The URL payers' browsers reach this hub at, for return links.
     pub public_url: String,
-    /// The built-in simulated acquirer, when this node hosts its card page.
-    pub sim: Option<std::sync::Arc<crate::acquirer::sim::SimAcquirer>>,
+}
+
+/// When the reconciler looks at what is waiting on an acquirer.
+#[derive(Debug, Clone, Copy)]
+pub struct ReconcileConfig {
+    /// Ask the acquirer about a pending payment (or retry a refund) once it
+    /// has not changed for this long.
+    pub pending_after: Duration,
+    /// Expire a payment that never reached the acquirer after this long.
+    pub created_after: Duration,
+}
+
+impl Default for ReconcileConfig {
+    fn default() -> Self {
+        ReconcileConfig {
+            pending_after: Duration::from_secs(120),
+            created_after: Duration::from_secs(900),
+        }
+    }
+}
+
+/// What one reconciler pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct ReconcileSummary {
+    pub captured: u32,
+    pub declined: u32,
+    pub expired: u32,
+    pub still_pending: u32,
+    pub refunds_finished: u32,
+    pub errors: u32,
 }
 
 impl Hub {
@@ -90,6 +120,7 @@ impl Hub {
                 .iter()
                 .map(|l| (l.bill_id, l.amount))
                 .collect(),
+            fee: self.acquirers.fee(request.method),
             acquirer: acquirer.name().to_owned(),
             idempotency_key: idempotency_key.to_owned(),
             request_hash: hash,
@@ -103,6 +134,11 @@ impl Hub {
             payment_id: payment.id,
             amount: payment.total,
             method: payment.method,
+            callback_url: format!(
+                "{}/api/v1/acquirers/{}/notices",
+                self.public_url,
+                acquirer.name()
+            ),
             return_url: format!("{}/api/v1/payments/{}", self.public_url, payment.id),
         };
         match acquirer.start(&start).await {
@@ -133,14 +169,37 @@ impl Hub {
             .acquirers
             .by_name(acquirer)
             .ok_or(Error::NotFound("acquirer"))?;
-        let notice = acq
-            .verify_notice(timestamp, signature, body, Utc::now())
-            .inspect_err(|e| {
+        let notice = match acq.verify_notice(timestamp, signature, body, Utc::now()) {
+            Ok(n) => n,
+            Err(e) => {
                 tracing::warn!(acquirer, error = %e, "acquirer notice refused");
-            })?;
-        let applied = self.store.apply_outcome(notice.payment_id, &notice.outcome).await.inspect_err(|e| {
-            tracing::warn!(acquirer, payment = %notice.payment_id, error = %e, "acquirer notice not applied");
-        })?;
+                self.store
+                    .record_exception(acquirer, "notice_refused", None, &e.to_string())
+                    .await?;
+                return Err(e);
+            }
+        };
+        let applied = match self
+            .store
+            .apply_outcome(notice.payment_id, &notice.outcome)
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                tracing::warn!(acquirer, payment = %notice.payment_id, error = %e, "acquirer notice not applied");
+                if !matches!(e, Error::Database(_)) {
+                    self.store
+                        .record_exception(
+                            acquirer,
+                            "notice_not_applied",
+                            Some(notice.payment_id),
+                            &e.to_string(),
+                        )
+                        .await?;
+                }
+                return Err(e);
+            }
+        };
         if applied.is_replay() {
             tracing::info!(acquirer, payment = %notice.payment_id, "repeated acquirer notice ignored");
         }
@@ -187,13 +246,128 @@ impl Hub {
             .acquirer_ref
             .as_deref()
             .ok_or(Error::NotFound("acquirer reference"))?;
-        match acquirer.refund(acquirer_ref, refund.amount).await {
+        match acquirer
+            .refund(acquirer_ref, refund.id, refund.amount)
+            .await
+        {
             Ok(answer) => Ok(Replayable::New(
                 self.store.finish_refund(refund.id, answer).await?,
             )),
             Err(e) => {
                 tracing::warn!(refund = %refund.id, error = %e, "acquirer refund call failed; refund stays requested");
                 Ok(Replayable::New(refund))
+            }
+        }
+    }
+}
+
+impl Hub {
+    /// One pass of the reconciler: asks the acquirer about every payment
+    /// pending too long and applies its answer, expires payments that never
+    /// reached an acquirer, and retries refunds left `requested`. Every step
+    /// is idempotent, so several nodes may run it at once.
+    pub async fn reconcile_once(&self, config: ReconcileConfig) -> Result<ReconcileSummary> {
+        let mut summary = ReconcileSummary::default();
+        let now = Utc::now();
+        let pending_cutoff = now - config.pending_after;
+        let created_cutoff = now - config.created_after;
+        for p in self.store.waiting_payments(pending_cutoff).await? {
+            match self.settle_waiting(&p, created_cutoff).await {
+                Ok(Some(PaymentState::Captured)) => summary.captured += 1,
+                Ok(Some(PaymentState::Declined)) => summary.declined += 1,
+                Ok(Some(_)) => summary.expired += 1,
+                Ok(None) => summary.still_pending += 1,
+                Err(e) => {
+                    summary.errors += 1;
+                    tracing::warn!(payment = %p.id, error = %e, "reconciler could not settle payment");
+                }
+            }
+        }
+        for r in self.store.waiting_refunds(pending_cutoff).await? {
+            let (Some(acquirer), Some(acquirer_ref)) = (
+                self.acquirers.by_name(&r.acquirer),
+                r.acquirer_ref.as_deref(),
+            ) else {
+                summary.errors += 1;
+                continue;
+            };
+            match acquirer.refund(acquirer_ref, r.id, r.amount).await {
+                Ok(answer) => {
+                    self.store.finish_refund(r.id, answer).await?;
+                    summary.refunds_finished += 1;
+                }
+                Err(e) => {
+                    summary.errors += 1;
+                    tracing::warn!(refund = %r.id, error = %e, "reconciler could not reach the acquirer for a refund");
+                }
+            }
+        }
+        if summary != ReconcileSummary::default() {
+            tracing::info!(?summary, "reconciler pass");
+        }
+        Ok(summary)
+    }
+
+    /// Brings one waiting payment to its end if the acquirer knows it;
+    /// returns the state it ended in, or `None` while it is still open.
+    async fn settle_waiting(
+        &self,
+        p: &crate::store::WaitingPayment,
+        created_cutoff: chrono::DateTime<Utc>,
+    ) -> Result<Option<PaymentState>> {
+        let Some(acquirer_ref) = p.acquirer_ref.as_deref() else {
+            // Never reached the acquirer (a crash between commit and session,
+            // or an acquirer that would not open one): nobody can have paid it.
+            if self.store.payment(p.id).await?.updated_at < created_cutoff {
+                let closed = self
+                    .store
+                    .close_payment(p.id, PaymentState::Expired, "no_acquirer_session")
+                    .await?;
+                return Ok(Some(closed.state));
+            }
+            return Ok(None);
+        };
+        let acquirer = self
+            .acquirers
+            .by_name(&p.acquirer)
+            .ok_or(Error::NotFound("acquirer"))?;
+        match acquirer.inquire(acquirer_ref).await? {
+            Inquiry::Pending => Ok(None),
+            Inquiry::Expired => Ok(Some(
+                self.store
+                    .close_payment(p.id, PaymentState::Expired, "abandoned")
+                    .await?
+                    .state,
+            )),
+            Inquiry::Decided(outcome) => match self.store.apply_outcome(p.id, &outcome).await {
+                Ok(applied) => Ok(Some(applied.into_inner().state)),
+                Err(e) => {
+                    self.store
+                        .record_exception(
+                            &p.acquirer,
+                            "inquiry_not_applied",
+                            Some(p.id),
+                            &e.to_string(),
+                        )
+                        .await?;
+                    Err(e)
+                }
+            },
+        }
+    }
+
+    /// Runs the reconciler every `every` until the process ends.
+    pub async fn run_reconciler(
+        self: std::sync::Arc<Self>,
+        every: Duration,
+        config: ReconcileConfig,
+    ) {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            if let Err(e) = self.reconcile_once(config).await {
+                tracing::warn!(error = %e, "reconciler pass failed");
             }
         }
     }

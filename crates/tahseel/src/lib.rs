@@ -5,9 +5,13 @@
 //!   rules; pure, no I/O.
 //! - [`store`]: SQLite and PostgreSQL storage; every state change in one
 //!   transaction with its ledger entries.
-//! - [`acquirer`]: the acquirer interface and the simulated acquirer.
-//! - [`hub`]: the payment flow between channels, store and acquirers.
-//! - [`http`]: the JSON API and the simulator's card page.
+//! - [`acquirer`]: the acquirer interface, method routing and fees, and the
+//!   connector for the simulated acquirer.
+//! - [`simulator`]: the simulated acquirer itself, a separate HTTP server.
+//! - [`reconcile`]: matching an acquirer's settlement file to the ledger.
+//! - [`hub`]: the payment flow between channels, store and acquirers, and
+//!   the reconciler that settles what an acquirer left waiting.
+//! - [`http`]: the JSON API.
 //! - [`cli`]: the `tahseel` command; [`app`] wires a server; [`demo`] the
 //!   demo agencies and bills.
 
@@ -19,4 +23,6 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod hub;
+pub mod reconcile;
+pub mod simulator;
 pub mod store;

@@ -1,12 +1,11 @@
-//! Card acquirers: the interface every acquirer implements, and the
-//! built-in simulator.
+//! Card acquirers: the interface every acquirer connector implements, the
+//! routing of payment methods to acquirers, and per-method fees.
 //!
 //! An acquirer hosts the card page (Tahseel never sees a card number), tells
-//! Tahseel the outcome in a signed notice, and pays refunds back to cards.
-//! Each acquirer lives in a file of its own; the hub picks one per payment
-//! method from its routing table.
+//! Tahseel the outcome in a signed notice, answers status inquiries, and
+//! pays refunds back to cards. Each connector lives in a file of its own.
 
-pub mod sim;
+pub mod simulated;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,7 +15,7 @@ use tahseel_core::payment::Method;
 use tahseel_core::Fils;
 use uuid::Uuid;
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::AcquirerOutcome;
 
 /// What the hub asks an acquirer to collect.
@@ -25,6 +24,8 @@ pub struct StartRequest {
     pub payment_id: Uuid,
     pub amount: Fils,
     pub method: Method,
+    /// Where the acquirer sends its signed notice.
+    pub callback_url: String,
     /// Where the payer's browser goes back to when the card page is done.
     pub return_url: String,
 }
@@ -44,6 +45,16 @@ pub struct VerifiedNotice {
     pub outcome: AcquirerOutcome,
 }
 
+/// The acquirer's answer to "what became of this payment?".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inquiry {
+    Decided(AcquirerOutcome),
+    /// Still on the card page or with the issuer.
+    Pending,
+    /// Abandoned; nothing was charged.
+    Expired,
+}
+
 /// The acquirer's answer to a refund: its refund reference, or why it refused.
 pub type RefundAnswer = std::result::Result<String, String>;
 
@@ -52,7 +63,8 @@ pub trait Acquirer: Send + Sync {
     /// The name payments and ledger accounts carry (`acquirer:NAME:clearing`).
     fn name(&self) -> &str;
 
-    /// Opens a hosted card page session for a payment.
+    /// Opens a hosted card page session for a payment. Calling it again for
+    /// the same payment returns the same session.
     async fn start(&self, request: &StartRequest) -> Result<HostedSession>;
 
     /// Checks a server-to-server notice: its signature over the timestamp
@@ -65,24 +77,60 @@ pub trait Acquirer: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<VerifiedNotice>;
 
-    /// Pays `amount` of a captured payment back to the card.
-    async fn refund(&self, acquirer_ref: &str, amount: Fils) -> Result<RefundAnswer>;
+    /// Asks what became of a session.
+    async fn inquire(&self, acquirer_ref: &str) -> Result<Inquiry>;
+
+    /// Pays `amount` of a captured payment back to the card. The same
+    /// `refund_id` twice is one refund.
+    async fn refund(
+        &self,
+        acquirer_ref: &str,
+        refund_id: Uuid,
+        amount: Fils,
+    ) -> Result<RefundAnswer>;
 }
 
-/// The acquirers this deployment talks to and which one takes each method.
+/// The acquirers this deployment talks to, which one takes each method,
+/// and the fee each method carries on top of the bills.
 #[derive(Clone, Default)]
 pub struct Acquirers {
     by_name: BTreeMap<String, Arc<dyn Acquirer>>,
     routes: BTreeMap<Method, String>,
+    fees: BTreeMap<Method, Fils>,
 }
 
 impl Acquirers {
-    pub fn add(&mut self, acquirer: Arc<dyn Acquirer>, methods: &[Method]) {
-        let name = acquirer.name().to_owned();
-        for m in methods {
-            self.routes.insert(*m, name.clone());
+    pub fn add(&mut self, acquirer: Arc<dyn Acquirer>) {
+        self.by_name.insert(acquirer.name().to_owned(), acquirer);
+    }
+
+    /// Sends `method` to the acquirer `name`.
+    pub fn route(&mut self, method: Method, name: &str) -> Result<()> {
+        if !self.by_name.contains_key(name) {
+            return Err(Error::Invalid(format!(
+                "route {method}={name}: no acquirer named {name}"
+            )));
         }
-        self.by_name.insert(name, acquirer);
+        if method == Method::Cash {
+            return Err(Error::Invalid(
+                "cash is taken at counters and kiosks, not through an acquirer".into(),
+            ));
+        }
+        self.routes.insert(method, name.to_owned());
+        Ok(())
+    }
+
+    /// A fee charged to the payer on top of the bills for `method`.
+    pub fn set_fee(&mut self, method: Method, fee: Fils) {
+        if fee.is_positive() {
+            self.fees.insert(method, fee);
+        } else {
+            self.fees.remove(&method);
+        }
+    }
+
+    pub fn fee(&self, method: Method) -> Fils {
+        self.fees.get(&method).copied().unwrap_or(Fils::ZERO)
     }
 
     pub fn for_method(&self, method: Method) -> Option<&Arc<dyn Acquirer>> {
@@ -91,5 +139,9 @@ impl Acquirers {
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<dyn Acquirer>> {
         self.by_name.get(name)
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.by_name.keys().map(String::as_str)
     }
 }

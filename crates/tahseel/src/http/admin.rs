@@ -151,3 +151,35 @@ pub async fn verify(
     let faults = state.store.verify_ledger().await?;
     Ok(Json(json!({"ok": faults.is_empty(), "faults": faults})))
 }
+
+pub async fn exceptions(
+    State(state): State<AppState>,
+    _: AdminAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        json!({"exceptions": state.store.exceptions(200).await?}),
+    ))
+}
+
+pub async fn reconciliations(
+    State(state): State<AppState>,
+    _: AdminAuth,
+) -> Result<impl IntoResponse, ApiError> {
+    Ok(Json(
+        json!({"reconciliations": state.store.reconciliations(None).await?}),
+    ))
+}
+
+pub async fn reconciliation(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    IdPath(id): IdPath,
+) -> Result<impl IntoResponse, ApiError> {
+    let found = state
+        .store
+        .reconciliations(Some(id))
+        .await?
+        .into_iter()
+        .next();
+    Ok(Json(found.ok_or(Error::NotFound("reconciliation"))?))
+}

@@ -15,8 +15,8 @@ use tahseel_core::Fils;
 use super::error::ApiError;
 use super::extract::{ApiJson, ApiQuery, IdPath, IdempotencyKey};
 use super::AppState;
-use crate::acquirer::sim::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::hub::PaymentRequest;
+use crate::simulator::protocol::{SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use crate::store::PaymentRecord;
 
 pub async fn services(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {

@@ -107,6 +107,7 @@ fn not_found_code(what: &str) -> &'static str {
         "agency" => "agency_not_found",
         "service" => "service_not_found",
         "acquirer" => "acquirer_not_found",
+        "reconciliation" => "reconciliation_not_found",
         _ => "not_found",
     }
 }

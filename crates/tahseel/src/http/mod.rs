@@ -4,7 +4,6 @@
 //! - `channels`: what the portal, apps and kiosks call (dues, payments, receipts)
 //! - `agency`: agency endpoints, scoped to the agency of the API key
 //! - `admin`: the catalog, API keys and the ledger
-//! - `sim`: the simulated acquirer's hosted card page
 //! - `error`, `extract`: the JSON error shape and the extractors that use it
 
 mod admin;
@@ -12,7 +11,6 @@ mod agency;
 mod channels;
 pub mod error;
 mod extract;
-mod sim;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -74,12 +72,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/admin/api-keys/{id}/revoke", post(admin::revoke_key))
         .route("/admin/ledger/balances", get(admin::balances))
-        .route("/admin/ledger/verify", get(admin::verify));
+        .route("/admin/ledger/verify", get(admin::verify))
+        .route("/admin/acquirer-exceptions", get(admin::exceptions))
+        .route("/admin/reconciliations", get(admin::reconciliations))
+        .route("/admin/reconciliations/{id}", get(admin::reconciliation));
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api)
-        .nest("/sim/acquirer", sim::routes())
         .fallback(|| async {
             ApiError::new(
                 StatusCode::NOT_FOUND,

@@ -13,6 +13,7 @@
 //! with `BEGIN IMMEDIATE`, which takes the single write lock up front so
 //! two writers never deadlock upgrading their locks.
 
+mod acquirers;
 mod bills;
 mod catalog;
 mod ledger;
@@ -28,6 +29,9 @@ use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
 
 use crate::error::{Error, Result};
 
+pub use acquirers::{
+    AcquirerException, LedgerMovement, StoredReconciliation, WaitingPayment, WaitingRefund,
+};
 pub use bills::{BillFilter, BillRecord, NewBill};
 pub use catalog::{Agency, ApiKeyRecord, NewAgency, NewService, Principal, Service};
 pub use ledger::{AccountBalance, LedgerFault};

@@ -42,6 +42,8 @@ pub struct NewPayment {
     pub channel: Channel,
     pub method: Method,
     pub lines: Vec<(Uuid, Fils)>,
+    /// Charged to the payer on top of the bills, for the method.
+    pub fee: Fils,
     pub acquirer: String,
     pub idempotency_key: String,
     pub request_hash: String,
@@ -73,7 +75,9 @@ pub struct PaymentRecord {
     pub state: PaymentState,
     pub channel: Channel,
     pub method: Method,
+    /// What the payer is charged: the lines plus the fee.
     pub total: Fils,
+    pub fee: Fils,
     pub refunded: Fils,
     pub lines: Vec<LineRecord>,
     pub acquirer: String,
@@ -135,7 +139,7 @@ fn receipt_number(no: i64) -> String {
     format!("TH-{no:08}")
 }
 
-const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at";
+const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at";
 
 macro_rules! line_select {
     () => {
@@ -162,6 +166,7 @@ impl PaymentRow {
             channel: parse_state(&self.channel, Channel::parse)?,
             method: parse_state(&self.method, Method::parse)?,
             total: Fils::new(self.total_fils),
+            fee: Fils::new(self.fee_fils),
             refunded,
             lines: lines.into_iter().map(LineRow::record).collect(),
             acquirer: self.acquirer,
@@ -221,9 +226,9 @@ impl RefundRow {
 async fn lock_payment(tx: &mut Tx, id: Uuid) -> Result<PaymentRow> {
     let row: Option<PaymentRow> = on_db!(tx tx, |c, pg| {
         let sql = if pg {
-            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1 FOR UPDATE"
+            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1 FOR UPDATE"
         } else {
-            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1"
+            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1"
         };
         sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
     });
@@ -293,7 +298,7 @@ impl Store {
     /// on its bill. The same idempotency key with the same request returns
     /// the stored payment; with another request it is an error.
     pub async fn create_payment(&self, new: NewPayment) -> Result<Replayable<PaymentRecord>> {
-        let total = basket_total(&new.lines)?;
+        let total = basket_total(&new.lines)?.checked_add(new.fee)?;
         if let Some(stored) = self.payment_by_key(&new.idempotency_key).await? {
             return Self::replay(stored, &new.request_hash);
         }
@@ -347,8 +352,8 @@ impl Store {
         let id = Uuid::new_v4();
         on_db!(tx &mut tx, |c, pg| {
             sqlx::query(
-                "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, state, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
             )
             .bind(id)
             .bind(&new.idempotency_key)
@@ -357,6 +362,7 @@ impl Store {
             .bind(new.method.as_str())
             .bind(&new.acquirer)
             .bind(total.as_i64())
+            .bind(new.fee.as_i64())
             .bind(PaymentState::Created.as_str())
             .bind(at)
             .execute(&mut *c)
@@ -414,6 +420,7 @@ impl Store {
             return Err(Error::NotFound("payment"));
         }
         payment.total = Fils::sum(payment.lines.iter().map(|l| l.amount))?;
+        payment.fee = Fils::ZERO;
         payment.refunded = self.refunded_total(id, Some(agency_id)).await?;
         payment.next_url = None;
         Ok(payment)
@@ -555,6 +562,15 @@ impl Store {
                     let refs = EntryRefs {
                         payment_id: Some(payment_id),
                         bill_id: Some(line.bill_id),
+                        refund_id: None,
+                    };
+                    post_entry(&mut tx, &entry, refs).await?;
+                }
+                if row.fee_fils > 0 {
+                    let entry = JournalEntry::fee(&row.acquirer, Fils::new(row.fee_fils))?;
+                    let refs = EntryRefs {
+                        payment_id: Some(payment_id),
+                        bill_id: None,
                         refund_id: None,
                     };
                     post_entry(&mut tx, &entry, refs).await?;

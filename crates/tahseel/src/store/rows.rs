@@ -60,6 +60,7 @@ pub(super) struct PaymentRow {
     pub acquirer_ref: Option<String>,
     pub next_url: Option<String>,
     pub total_fils: i64,
+    pub fee_fils: i64,
     pub state: String,
     pub failure_reason: Option<String>,
     pub card_brand: Option<String>,

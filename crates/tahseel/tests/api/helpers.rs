@@ -1,4 +1,10 @@
 use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tahseel::app::{AcquirerSetting, HubConfig};
+use tahseel::hub::{Hub, ReconcileConfig};
+use tahseel::simulator::Simulator;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -11,6 +17,9 @@ pub const DECLINE: &str = "4000000000000002";
 pub struct TestApp {
     pub label: &'static str,
     pub base: String,
+    pub sim_base: String,
+    pub hub: Arc<Hub>,
+    pub sim: Arc<Simulator>,
     pub client: reqwest::Client,
     pub store: Store,
     pub db_url: String,
@@ -57,15 +66,37 @@ async fn postgres_app(url: &str) -> TestApp {
     start("postgres", format!("{base}/{name}{query}"), None).await
 }
 
+/// The secret the test acquirer and the hub share.
+pub const SIM_SECRET: &str = "test-acquirer-secret";
+
 async fn start(label: &'static str, url: String, dir: Option<tempfile::TempDir>) -> TestApp {
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     tahseel::demo::load(&store).await.unwrap();
     let (_, admin_key) = store.create_api_key(None).await.unwrap();
+    // The acquirer is a separate HTTP peer with its own port and state.
+    let (sim_addr, sim, _) = tahseel::simulator::start(
+        "127.0.0.1:0".parse().unwrap(),
+        SIM_SECRET.into(),
+        Duration::from_secs(900),
+        None,
+    )
+    .await
+    .unwrap();
+    let config = HubConfig {
+        acquirers: vec![AcquirerSetting {
+            name: "sim".into(),
+            url: format!("http://{sim_addr}"),
+            secret: SIM_SECRET.into(),
+        }],
+        // The tests run the reconciler themselves, one pass at a time.
+        reconcile_every: None,
+        ..HubConfig::default()
+    };
     let running = tahseel::app::start(
         store.clone(),
         "127.0.0.1:0".parse().unwrap(),
-        None,
+        config,
         std::future::pending(),
     )
     .await
@@ -77,10 +108,13 @@ async fn start(label: &'static str, url: String, dir: Option<tempfile::TempDir>)
     TestApp {
         label,
         base: format!("http://{}", running.addr),
+        sim_base: format!("http://{sim_addr}"),
         client,
         store,
         db_url: url,
         admin_key,
+        hub: running.hub,
+        sim,
         _dir: dir,
     }
 }
@@ -255,6 +289,19 @@ impl TestApp {
             .env("RUST_LOG", "warn")
             .output()
             .unwrap()
+    }
+
+    /// One reconciler pass that looks at everything waiting, however recent.
+    pub async fn reconcile(&self) -> tahseel::hub::ReconcileSummary {
+        let now = ReconcileConfig {
+            pending_after: Duration::ZERO,
+            created_after: Duration::ZERO,
+        };
+        self.hub.reconcile_once(now).await.unwrap()
+    }
+
+    pub async fn payment(&self, id: &str) -> Value {
+        self.get(&format!("/api/v1/payments/{id}")).await.body
     }
 
     /// The net debit of a ledger account, in fils.
