@@ -34,6 +34,8 @@ pub struct HubConfig {
     /// Method → acquirer name; methods left out go to the first acquirer.
     pub routes: Vec<(Method, String)>,
     pub fees: Vec<(Method, Fils)>,
+    /// How long to wait for an acquirer's answer (default [`ACQUIRER_TIMEOUT`]).
+    pub acquirer_timeout: Option<Duration>,
     /// How often the reconciler runs; `None` leaves it off.
     pub reconcile_every: Option<Duration>,
     pub reconcile: ReconcileConfig,
@@ -43,11 +45,9 @@ pub struct HubConfig {
 pub fn hub(store: Store, public_url: &str, config: &HubConfig) -> Result<Hub> {
     let mut acquirers = Acquirers::default();
     for a in &config.acquirers {
+        let timeout = config.acquirer_timeout.unwrap_or(ACQUIRER_TIMEOUT);
         acquirers.add(Arc::new(SimulatedAcquirer::new(
-            &a.name,
-            &a.url,
-            &a.secret,
-            ACQUIRER_TIMEOUT,
+            &a.name, &a.url, &a.secret, timeout,
         )));
     }
     if let Some(first) = config.acquirers.first() {

@@ -109,6 +109,9 @@ struct ServeArgs {
     /// Where the demo's simulated acquirer listens.
     #[arg(long, default_value = "127.0.0.1:8081")]
     sim_listen: SocketAddr,
+    /// How long to wait for an acquirer's answer, in milliseconds.
+    #[arg(long, default_value_t = 10_000)]
+    acquirer_timeout_ms: u64,
     /// How often the reconciler runs, in milliseconds; 0 turns it off.
     #[arg(long, default_value_t = 5000)]
     reconcile_every_ms: u64,
@@ -397,6 +400,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let config = HubConfig {
+        acquirer_timeout: Some(Duration::from_millis(args.acquirer_timeout_ms)),
         public_url: args.public_url,
         acquirers,
         routes: args

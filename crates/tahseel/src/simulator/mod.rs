@@ -284,6 +284,17 @@ impl Simulator {
         }
     }
 
+    /// Expires every session still waiting for the payer.
+    pub fn expire_open_sessions(&self) {
+        let mut ledger = self.ledger.lock().unwrap();
+        for s in ledger.sessions.values_mut() {
+            if s.status == SessionStatus::Pending {
+                s.expires_at = Utc::now();
+                s.refresh(s.expires_at);
+            }
+        }
+    }
+
     /// Sends a notice held back by `reorder_callbacks`, if any.
     pub async fn flush_held(&self) {
         let held = self.held.lock().unwrap().take();
@@ -341,6 +352,7 @@ pub fn router(sim: Arc<Simulator>) -> Router {
         .route("/api/settlements/{day}", get(settlement))
         .route("/control/faults", get(get_faults).put(put_faults))
         .route("/control/flush", post(flush))
+        .route("/control/expire-open-sessions", post(expire_open))
         .route("/pay/{session_ref}", get(card_page).post(submit_card))
         .route("/pay/{session_ref}/challenge", post(submit_challenge))
         .with_state(sim)
@@ -545,6 +557,13 @@ async fn get_faults(State(sim): Sim) -> Json<Faults> {
 async fn put_faults(State(sim): Sim, Json(faults): Json<Faults>) -> Json<Faults> {
     sim.set_faults(faults);
     Json(sim.faults())
+}
+
+/// Lets time pass for every open session: each one still waiting for the
+/// payer is expired now, as it would be when its time ran out.
+async fn expire_open(State(sim): Sim) -> StatusCode {
+    sim.expire_open_sessions();
+    StatusCode::NO_CONTENT
 }
 
 async fn flush(State(sim): Sim) -> StatusCode {

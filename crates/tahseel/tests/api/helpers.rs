@@ -30,23 +30,28 @@ pub struct TestApp {
 /// One app per backend under test: SQLite always, PostgreSQL when
 /// `TAHSEEL_TEST_DATABASE_URL` is set.
 pub async fn backends() -> Vec<TestApp> {
-    let mut apps = vec![sqlite_app().await];
+    backends_with(|_| {}).await
+}
+
+/// Like [`backends`], with the hub's configuration adjusted by `adjust`.
+pub async fn backends_with(adjust: impl Fn(&mut HubConfig)) -> Vec<TestApp> {
+    let mut apps = vec![sqlite_app(&adjust).await];
     if let Ok(url) = std::env::var("TAHSEEL_TEST_DATABASE_URL") {
         if !url.is_empty() {
-            apps.push(postgres_app(&url).await);
+            apps.push(postgres_app(&url, &adjust).await);
         }
     }
     apps
 }
 
-async fn sqlite_app() -> TestApp {
+async fn sqlite_app(adjust: &impl Fn(&mut HubConfig)) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("tahseel.db").display());
-    start("sqlite", url, Some(dir)).await
+    start("sqlite", url, Some(dir), adjust).await
 }
 
 /// Creates a fresh database on the server named by `url`.
-async fn postgres_app(url: &str) -> TestApp {
+async fn postgres_app(url: &str, adjust: &impl Fn(&mut HubConfig)) -> TestApp {
     use sqlx::ConnectOptions;
     let name = format!("tahseel_t_{}", Uuid::new_v4().simple());
     let mut admin = sqlx::postgres::PgConnectOptions::from_str(url)
@@ -63,13 +68,18 @@ async fn postgres_app(url: &str) -> TestApp {
         None => (url, String::new()),
     };
     let base = head.rsplit_once('/').map(|(b, _)| b).unwrap_or(head);
-    start("postgres", format!("{base}/{name}{query}"), None).await
+    start("postgres", format!("{base}/{name}{query}"), None, adjust).await
 }
 
 /// The secret the test acquirer and the hub share.
 pub const SIM_SECRET: &str = "test-acquirer-secret";
 
-async fn start(label: &'static str, url: String, dir: Option<tempfile::TempDir>) -> TestApp {
+async fn start(
+    label: &'static str,
+    url: String,
+    dir: Option<tempfile::TempDir>,
+    adjust: &impl Fn(&mut HubConfig),
+) -> TestApp {
     let store = Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     tahseel::demo::load(&store).await.unwrap();
@@ -83,7 +93,7 @@ async fn start(label: &'static str, url: String, dir: Option<tempfile::TempDir>)
     )
     .await
     .unwrap();
-    let config = HubConfig {
+    let mut config = HubConfig {
         acquirers: vec![AcquirerSetting {
             name: "sim".into(),
             url: format!("http://{sim_addr}"),
@@ -91,8 +101,10 @@ async fn start(label: &'static str, url: String, dir: Option<tempfile::TempDir>)
         }],
         // The tests run the reconciler themselves, one pass at a time.
         reconcile_every: None,
+        acquirer_timeout: Some(Duration::from_secs(2)),
         ..HubConfig::default()
     };
+    adjust(&mut config);
     let running = tahseel::app::start(
         store.clone(),
         "127.0.0.1:0".parse().unwrap(),

@@ -5,9 +5,12 @@
 
 mod helpers;
 
+mod acquirers;
 mod catalog;
 mod concurrency;
+mod crash;
 mod errors;
 mod ledger;
 mod payments;
 mod refunds;
+mod settlement;
