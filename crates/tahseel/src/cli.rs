@@ -47,6 +47,28 @@ enum Command {
         #[arg(long)]
         public_url: Option<String>,
     },
+    /// Collections by period, with growth against a comparison period.
+    Report(ReportArgs),
+    /// Load payments from earlier collection systems.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// Generate a scenario's payments through the payment and ledger code.
+    Simulate {
+        #[arg(long, default_value = "bahrain-2018-h1")]
+        scenario: String,
+        #[arg(long, default_value_t = 2018)]
+        seed: u64,
+        /// A fraction of the scenario's size, for a quick look.
+        #[arg(long, default_value_t = 1.0)]
+        scale: f64,
+    },
+    /// Check or rebuild the daily rollups that reports read.
+    Rollups {
+        #[command(subcommand)]
+        command: RollupsCommand,
+    },
     /// Reconcile an acquirer's settlement file against the ledger.
     Reconcile {
         #[command(subcommand)]
@@ -121,6 +143,56 @@ struct ServeArgs {
     /// Expire a payment that never reached an acquirer after this many seconds.
     #[arg(long, default_value_t = 900)]
     expire_unsent_after_secs: u64,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    /// 2018, 2018-H1, 2018-Q2 or 2018-03 (Bahrain time).
+    #[arg(long, conflicts_with_all = ["from", "to"], required_unless_present_all = ["from", "to"])]
+    period: Option<String>,
+    /// First day, inclusive (YYYY-MM-DD).
+    #[arg(long, requires = "to")]
+    from: Option<chrono::NaiveDate>,
+    /// Last day, inclusive.
+    #[arg(long, requires = "from")]
+    to: Option<chrono::NaiveDate>,
+    /// The period to compare with (default: the same period a year earlier).
+    #[arg(long)]
+    compare: Option<String>,
+    /// agency, service, channel, method or month, or a pair: service,channel.
+    #[arg(long)]
+    by: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    format: FormatArg,
+    #[arg(long, default_value = "en")]
+    lang: String,
+    /// Subtract refunds paid in the period.
+    #[arg(long)]
+    net: bool,
+    /// Write the press-release statement instead of the table.
+    #[arg(long)]
+    statement: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Text,
+    Json,
+    Csv,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// paid_at,agency,service,channel,method,amount,reference[,payer]
+    Payments { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+enum RollupsCommand {
+    /// Recompute from the ledger and list every difference; exit 1 on any.
+    Verify,
+    /// Replace the rollups with what the ledger says.
+    Rebuild,
 }
 
 #[derive(Subcommand)]
@@ -247,6 +319,76 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("simulated acquirer on http://{addr}");
             tokio::select! { r = task => { r??; }, _ = shutdown_signal() => {} }
         }
+        Command::Report(args) => report(&store, args).await?,
+        Command::Import {
+            command: ImportCommand::Payments { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            let payments = match crate::import::check(&store, &text).await? {
+                Ok(p) => p,
+                Err(bad) => {
+                    for b in &bad {
+                        println!("line {}: {}", b.line, b.reason);
+                    }
+                    println!("nothing imported: {} bad line(s)", bad.len());
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let bar = progress_bar(payments.len() as u64);
+            let written = crate::import::import(&store, &payments, |n| bar.inc(n)).await?;
+            bar.finish_and_clear();
+            println!(
+                "imported {written} payment(s); {} were already there",
+                payments.len() as u64 - written
+            );
+        }
+        Command::Simulate {
+            scenario,
+            seed,
+            scale,
+        } => {
+            let bar = progress_bar(crate::simulate::planned(scale));
+            let started = std::time::Instant::now();
+            let written =
+                crate::simulate::run(&store, &scenario, seed, scale, |n| bar.inc(n)).await?;
+            bar.finish_and_clear();
+            println!(
+                "simulated {written} new payment(s) in {:.1} s (scenario {scenario}, seed {seed})",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Rollups {
+            command: RollupsCommand::Verify,
+        } => {
+            let diffs = store.verify_rollups().await?;
+            for d in &diffs {
+                println!(
+                    "DIFFERS {} {}/{} {} {}: stored {:?}, ledger {:?}",
+                    d.key.day,
+                    d.key.agency,
+                    d.key.service,
+                    d.key.channel,
+                    d.key.method,
+                    d.stored,
+                    d.from_ledger
+                );
+            }
+            if !diffs.is_empty() {
+                println!(
+                    "{} rollup(s) differ from the ledger; `tahseel rollups rebuild` fixes them",
+                    diffs.len()
+                );
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("rollups OK: they agree with the ledger");
+        }
+        Command::Rollups {
+            command: RollupsCommand::Rebuild,
+        } => {
+            let n = store.rebuild_rollups().await?;
+            println!("rollups rebuilt from the ledger: {n} row(s)");
+        }
         Command::Reconcile {
             command: ReconcileCommand::Settlement { file, acquirer },
         } => {
@@ -345,6 +487,56 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} payments · {per_sec} · {eta} left",
+        )
+        .expect("template parses"),
+    );
+    bar
+}
+
+async fn report(store: &Store, args: ReportArgs) -> anyhow::Result<()> {
+    use crate::report::{build, parse_dimensions, statement, Period, ReportRequest};
+    let lang = crate::i18n::Lang::parse(&args.lang)
+        .ok_or_else(|| anyhow::anyhow!("--lang must be ar or en"))?;
+    let period = match (&args.period, args.from, args.to) {
+        (Some(p), _, _) => Period::parse(p)?,
+        (None, Some(from), Some(to)) => Period::between(from, to)?,
+        _ => anyhow::bail!("give --period or --from and --to"),
+    };
+    let compare = args.compare.as_deref().map(Period::parse).transpose()?;
+    let by = args
+        .by
+        .as_deref()
+        .map(parse_dimensions)
+        .transpose()?
+        .unwrap_or_default();
+    let request = |by: Vec<crate::store::Dimension>| ReportRequest {
+        period: period.clone(),
+        compare: compare.clone(),
+        by,
+        net: args.net,
+    };
+    if args.statement {
+        use crate::store::Dimension;
+        let total = build(store, request(vec![])).await?;
+        let by_service = build(store, request(vec![Dimension::Service])).await?;
+        let by_channel = build(store, request(vec![Dimension::Channel])).await?;
+        println!("{}", statement(&total, &by_service, &by_channel, lang));
+        return Ok(());
+    }
+    let report = build(store, request(by)).await?;
+    match args.format {
+        FormatArg::Text => print!("{}", report.text(lang)),
+        FormatArg::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        FormatArg::Csv => print!("{}", report.csv()),
+    }
+    Ok(())
 }
 
 fn pair(text: &str, what: &str) -> anyhow::Result<(String, String)> {

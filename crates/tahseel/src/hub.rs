@@ -13,7 +13,7 @@ use std::time::Duration;
 use crate::acquirer::{Acquirers, Inquiry, StartRequest};
 use crate::auth;
 use crate::error::{Error, Result};
-use crate::store::{NewPayment, PaymentRecord, RefundRecord, Replayable, Store};
+use crate::store::{NewPayment, NewRefund, PaymentRecord, RefundRecord, Replayable, Store};
 
 /// A channel's request to pay one or more bills.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +36,10 @@ pub struct LineRequest {
 pub struct RefundRequest {
     pub amount: Fils,
     pub reason: String,
+    /// The bill line refunded; may be left out when the payment pays one
+    /// bill of the agency.
+    #[serde(default)]
+    pub bill_id: Option<Uuid>,
 }
 
 /// The longest idempotency key accepted.
@@ -224,14 +228,15 @@ impl Hub {
         let hash = auth::request_hash(&serde_json::to_vec(request).expect("request serializes"));
         let refund = match self
             .store
-            .request_refund(
+            .request_refund(NewRefund {
                 agency_id,
                 payment_id,
-                request.amount,
+                bill_id: request.bill_id,
+                amount: request.amount,
                 reason,
                 idempotency_key,
-                &hash,
-            )
+                request_hash: &hash,
+            })
             .await?
         {
             Replayable::Replayed(r) => return Ok(Replayable::Replayed(r)),

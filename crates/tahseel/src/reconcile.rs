@@ -207,7 +207,7 @@ pub async fn reconcile_file(
             amount,
         });
     }
-    let id = Uuid::new_v4();
+    let id = Uuid::now_v7();
     store
         .save_reconciliation(&StoredReconciliation {
             id,

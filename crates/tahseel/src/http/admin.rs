@@ -183,3 +183,72 @@ pub async fn reconciliation(
         .next();
     Ok(Json(found.ok_or(Error::NotFound("reconciliation"))?))
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportQuery {
+    period: Option<String>,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    compare: Option<String>,
+    by: Option<String>,
+    #[serde(default)]
+    net: bool,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+    /// With `statement=true`: the press-release text in `lang` (ar or en).
+    #[serde(default)]
+    statement: bool,
+    lang: Option<String>,
+}
+
+/// Collections for a period against a comparison period, from the rollups.
+pub async fn report(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiQuery(q): ApiQuery<ReportQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::report::{build, parse_dimensions, statement, Period, ReportRequest};
+    use crate::store::Dimension;
+    let period = match (&q.period, q.from, q.to) {
+        (Some(p), None, None) => Period::parse(p)?,
+        (None, Some(from), Some(to)) => Period::between(from, to)?,
+        _ => {
+            return Err(Error::Invalid(
+                "give period=2018-H1 (or 2018, 2018-Q2, 2018-03), or from and to".into(),
+            )
+            .into())
+        }
+    };
+    let compare = q.compare.as_deref().map(Period::parse).transpose()?;
+    let by =
+        q.by.as_deref()
+            .map(parse_dimensions)
+            .transpose()?
+            .unwrap_or_default();
+    let request = |by: Vec<Dimension>| ReportRequest {
+        period: period.clone(),
+        compare: compare.clone(),
+        by,
+        net: q.net,
+    };
+    if q.statement {
+        let lang = crate::i18n::Lang::parse(q.lang.as_deref().unwrap_or("ar"))
+            .ok_or_else(|| Error::Invalid("lang must be ar or en".into()))?;
+        let total = build(&state.store, request(vec![])).await?;
+        let by_service = build(&state.store, request(vec![Dimension::Service])).await?;
+        let by_channel = build(&state.store, request(vec![Dimension::Channel])).await?;
+        let text = statement(&total, &by_service, &by_channel, lang);
+        return Ok(Json(json!({"lang": lang, "statement": text})).into_response());
+    }
+    let report = build(&state.store, request(by)).await?;
+    match q.format.as_deref().unwrap_or("json") {
+        "json" => Ok(Json(report).into_response()),
+        "csv" => Ok((
+            [(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            report.csv(),
+        )
+            .into_response()),
+        other => Err(Error::Invalid(format!("format {other:?} is not json or csv")).into()),
+    }
+}

@@ -74,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/ledger/balances", get(admin::balances))
         .route("/admin/ledger/verify", get(admin::verify))
         .route("/admin/acquirer-exceptions", get(admin::exceptions))
+        .route("/admin/reports", get(admin::report))
         .route("/admin/reconciliations", get(admin::reconciliations))
         .route("/admin/reconciliations/{id}", get(admin::reconciliation));
     Router::new()

@@ -186,7 +186,7 @@ impl Simulator {
             s.amount
         };
         let notice = Notice {
-            event_id: Uuid::new_v4().to_string(),
+            event_id: Uuid::now_v7().to_string(),
             merchant_ref: s.merchant_ref.clone(),
             session_ref: s.session_ref.clone(),
             status: s.status,
@@ -411,7 +411,7 @@ async fn create_session(
     let session_ref = match ledger.by_merchant_ref.get(&req.merchant_ref) {
         Some(existing) => existing.clone(),
         None => {
-            let session_ref = format!("sim_{}", Uuid::new_v4().simple());
+            let session_ref = format!("sim_{}", Uuid::now_v7().simple());
             let session = Session {
                 session_ref: session_ref.clone(),
                 merchant_ref: req.merchant_ref.clone(),
@@ -520,7 +520,7 @@ async fn refund(State(sim): Sim, headers: HeaderMap, Json(req): Json<RefundCall>
         return refused("exceeds_captured");
     }
     let record = RefundRecord {
-        refund_id: format!("simrf_{}", Uuid::new_v4().simple()),
+        refund_id: format!("simrf_{}", Uuid::now_v7().simple()),
         refund_ref: req.refund_ref.clone(),
         session_ref: req.session_ref,
         amount: req.amount,

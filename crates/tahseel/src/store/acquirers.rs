@@ -121,7 +121,7 @@ impl Store {
     ) -> Result<()> {
         on_db!(pool self, |c, pg| {
             sqlx::query("INSERT INTO acquirer_exceptions (id, acquirer, kind, payment_id, detail, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(Uuid::new_v4())
+                .bind(Uuid::now_v7())
                 .bind(acquirer)
                 .bind(kind)
                 .bind(payment_id)

@@ -174,7 +174,7 @@ impl Store {
             ));
         }
         let bill = Bill::new(amount, new.expires_at, service.allow_partial)?;
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         let at = now();
         let inserted = on_db!(pool self, |c, pg| {
             sqlx::query(

@@ -104,7 +104,7 @@ impl Store {
     /// Adds an agency, or returns the existing one with the same code and
     /// names (so that loading the demo twice changes nothing).
     pub async fn add_agency(&self, new: NewAgency) -> Result<Agency> {
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         let at = now();
         on_db!(pool self, |c, pg| {
             sqlx::query("INSERT INTO agencies (id, code, name_en, name_ar, iban, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (code) DO NOTHING")
@@ -149,7 +149,7 @@ impl Store {
     /// Adds a service, or returns the existing identical one.
     pub async fn add_service(&self, new: NewService) -> Result<Service> {
         let agency = self.agency_by_code(new.agency.as_str()).await?;
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         let at = now();
         on_db!(pool self, |c, pg| {
             sqlx::query("INSERT INTO services (id, agency_id, code, name_en, name_ar, kind, fee_fils, allow_partial, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (agency_id, code) DO NOTHING")
@@ -209,7 +209,7 @@ impl Store {
         };
         let key = auth::generate_key();
         let record = ApiKeyRecord {
-            id: Uuid::new_v4(),
+            id: Uuid::now_v7(),
             role: if agency.is_some() { "agency" } else { "admin" }.to_owned(),
             agency: agency.as_ref().map(|a| a.code.clone()),
             prefix: auth::display_prefix(&key),

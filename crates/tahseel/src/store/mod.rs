@@ -16,8 +16,10 @@
 mod acquirers;
 mod bills;
 mod catalog;
+mod history;
 mod ledger;
 mod payments;
+mod rollups;
 mod rows;
 
 use std::str::FromStr;
@@ -34,10 +36,13 @@ pub use acquirers::{
 };
 pub use bills::{BillFilter, BillRecord, NewBill};
 pub use catalog::{Agency, ApiKeyRecord, NewAgency, NewService, Principal, Service};
+pub use history::{record_history_in, HistoricPayment, HISTORY_BATCH};
 pub use ledger::{AccountBalance, LedgerFault};
 pub use payments::{
-    AcquirerOutcome, Card, LineRecord, NewPayment, PaymentRecord, RefundRecord, Replayable,
+    AcquirerOutcome, Card, LineRecord, NewPayment, NewRefund, PaymentRecord, RefundRecord,
+    Replayable,
 };
+pub use rollups::{Dimension, RollupDiff, RollupRow};
 
 /// The connection pool of whichever backend the URL named.
 #[derive(Clone, Debug)]
@@ -53,19 +58,24 @@ pub enum Tx {
 }
 
 /// Expands `$body` once per backend. In the body `$c` is the connection
-/// (`&mut SqliteConnection` / `&mut PgConnection`, or the pool) and `$pg`
+/// (`&mut SqliteConnection` / `&mut PgConnection`, or the pool), `$pg`
 /// a `bool` that is true on PostgreSQL, for the few statements whose text
-/// differs.
+/// differs, and (in transactions) `DbKind` the backend's type, for
+/// `QueryBuilder`.
 macro_rules! on_db {
     (tx $tx:expr, |$c:ident, $pg:ident| $body:expr) => {
         match $tx {
             $crate::store::Tx::Sqlite(t) => {
+                #[allow(dead_code)]
+                type DbKind = sqlx::Sqlite;
                 let $c: &mut sqlx::SqliteConnection = &mut **t;
                 #[allow(unused_variables)]
                 let $pg = false;
                 $body
             }
             $crate::store::Tx::Postgres(t) => {
+                #[allow(dead_code)]
+                type DbKind = sqlx::Postgres;
                 let $c: &mut sqlx::PgConnection = &mut **t;
                 #[allow(unused_variables)]
                 let $pg = true;
@@ -105,7 +115,11 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(30));
+                .busy_timeout(Duration::from_secs(30))
+                // A larger page cache and memory-mapped reads keep inserts into
+                // big random-keyed indexes from turning into a read per page.
+                .pragma("cache_size", "-32768")
+                .pragma("mmap_size", "536870912");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)

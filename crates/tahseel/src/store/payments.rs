@@ -110,6 +110,19 @@ pub struct RefundRecord {
     pub agency_id: Uuid,
 }
 
+/// A refund an agency asks for.
+pub struct NewRefund<'a> {
+    pub agency_id: Uuid,
+    pub payment_id: Uuid,
+    /// The bill line refunded; may be left out when the payment pays one
+    /// bill of the agency.
+    pub bill_id: Option<Uuid>,
+    pub amount: Fils,
+    pub reason: &'a str,
+    pub idempotency_key: &'a str,
+    pub request_hash: &'a str,
+}
+
 /// What an acquirer said about a payment, after its signature was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AcquirerOutcome {
@@ -349,7 +362,7 @@ impl Store {
             bill.reserve(amount, at)?;
             save_bill(&mut tx, bill_id, &bill, at).await?;
         }
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         on_db!(tx &mut tx, |c, pg| {
             sqlx::query(
                 "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at) \
@@ -566,6 +579,24 @@ impl Store {
                     };
                     post_entry(&mut tx, &entry, refs).await?;
                 }
+                let deltas = super::rollups::merge(lines.iter().map(|l| {
+                    let key = super::rollups::RollupKey {
+                        day: super::rollups::local_day(at),
+                        agency: l.agency_code.clone(),
+                        service: l.service_code.clone(),
+                        channel: row.channel.clone(),
+                        method: row.method.clone(),
+                    };
+                    (
+                        key,
+                        super::rollups::RollupValues {
+                            captured_count: 1,
+                            captured_fils: l.amount_fils,
+                            ..Default::default()
+                        },
+                    )
+                }));
+                super::rollups::add(&mut tx, &deltas).await?;
                 if row.fee_fils > 0 {
                     let entry = JournalEntry::fee(&row.acquirer, Fils::new(row.fee_fils))?;
                     let refs = EntryRefs {
@@ -639,15 +670,16 @@ impl Store {
     /// Grants a refund of an agency's part of a captured payment: records it
     /// as requested and posts it as owed to the payer. The acquirer is asked
     /// afterwards; [`Store::finish_refund`] records its answer.
-    pub async fn request_refund(
-        &self,
-        agency_id: Uuid,
-        payment_id: Uuid,
-        amount: Fils,
-        reason: &str,
-        idempotency_key: &str,
-        request_hash: &str,
-    ) -> Result<Replayable<RefundRecord>> {
+    pub async fn request_refund(&self, new: NewRefund<'_>) -> Result<Replayable<RefundRecord>> {
+        let NewRefund {
+            agency_id,
+            payment_id,
+            bill_id,
+            amount,
+            reason,
+            idempotency_key,
+            request_hash,
+        } = new;
         let replay = |stored: RefundRecord| {
             if stored.request_hash == request_hash {
                 Ok(Replayable::Replayed(stored))
@@ -662,28 +694,41 @@ impl Store {
         let row = lock_payment(&mut tx, payment_id).await?;
         let lines = tx_lines(&mut tx, payment_id).await?;
         let own: Vec<&LineRow> = lines.iter().filter(|l| l.agency_id == agency_id).collect();
-        let Some(first) = own.first() else {
+        if own.is_empty() {
             return Err(Error::NotFound("payment"));
+        }
+        // A refund belongs to one bill line, so reports can say which service gave money back.
+        let line = match bill_id {
+            Some(b) => *own
+                .iter()
+                .find(|l| l.bill_id == b)
+                .ok_or(Error::NotFound("bill"))?,
+            None if own.len() == 1 => own[0],
+            None => {
+                return Err(Error::Invalid(
+                    "this payment pays several of your bills: name the bill_id to refund".into(),
+                ))
+            }
         };
-        let agency = AgencyCode::parse(&first.agency_code)?;
-        let captured = Fils::sum(own.iter().map(|l| Fils::new(l.amount_fils)))?;
+        let agency = AgencyCode::parse(&line.agency_code)?;
+        let captured = Fils::new(line.amount_fils);
         let already: i64 = on_db!(tx &mut tx, |c, pg| {
             sqlx::query_scalar(
-                "SELECT CAST(COALESCE(SUM(amount_fils), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND agency_id = $2 AND state <> 'failed'",
+                "SELECT CAST(COALESCE(SUM(amount_fils), 0) AS BIGINT) FROM refunds WHERE payment_id = $1 AND bill_id = $2 AND state <> 'failed'",
             )
             .bind(payment_id)
-            .bind(agency_id)
+            .bind(line.bill_id)
             .fetch_one(&mut *c)
             .await?
         });
         let state = parse_state(&row.state, PaymentState::parse)?;
         check_refund(state, captured, Fils::new(already), amount)?;
-        let id = Uuid::new_v4();
+        let id = Uuid::now_v7();
         let at = now();
         let inserted = on_db!(tx &mut tx, |c, pg| {
             sqlx::query(
-                "INSERT INTO refunds (id, payment_id, agency_id, idempotency_key, request_hash, amount_fils, state, reason, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                "INSERT INTO refunds (id, payment_id, agency_id, idempotency_key, request_hash, amount_fils, state, reason, created_at, updated_at, bill_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
             )
             .bind(id)
             .bind(payment_id)
@@ -694,6 +739,7 @@ impl Store {
             .bind(RefundState::Requested.as_str())
             .bind(reason)
             .bind(at)
+            .bind(line.bill_id)
             .execute(&mut *c)
             .await
             .map(|_| ())
@@ -767,6 +813,33 @@ impl Store {
             bill_id: None,
         };
         post_entry(&mut tx, &entry, refs).await?;
+        if paid.is_ok() {
+            let at = now();
+            let service: Option<(String, String)> = on_db!(tx &mut tx, |c, pg| {
+                sqlx::query_as(
+                    "SELECT a.code, s.code FROM refunds r JOIN bills b ON b.id = r.bill_id JOIN agencies a ON a.id = b.agency_id \
+                     JOIN services s ON s.id = b.service_id WHERE r.id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&mut *c)
+                .await?
+            });
+            if let Some((agency, service)) = service {
+                let key = super::rollups::RollupKey {
+                    day: super::rollups::local_day(at),
+                    agency,
+                    service,
+                    channel: payment.channel.clone(),
+                    method: payment.method.clone(),
+                };
+                let delta = super::rollups::RollupValues {
+                    refunded_count: 1,
+                    refunded_fils: refund.amount.as_i64(),
+                    ..Default::default()
+                };
+                super::rollups::add(&mut tx, &super::rollups::merge([(key, delta)])).await?;
+            }
+        }
         let (acquirer_ref, failure) = match &paid {
             Ok(r) => (Some(r.as_str()), None),
             Err(why) => (None, Some(why.as_str())),

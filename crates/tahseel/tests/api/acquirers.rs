@@ -363,6 +363,7 @@ async fn refunds_go_through_the_acquirer_and_a_refused_one_is_reversed() {
                 &tahseel::hub::RefundRequest {
                     amount: Fils::new(2_000),
                     reason: "overcharge".into(),
+                    bill_id: None,
                 },
                 &Uuid::new_v4().to_string(),
             )

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod acquirers;
+mod analytics;
 mod catalog;
 mod concurrency;
 mod crash;
