@@ -172,6 +172,9 @@ struct ReportArgs {
     /// Write the press-release statement instead of the table.
     #[arg(long)]
     statement: bool,
+    /// Also draw the report as a chart: FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    chart: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -531,6 +534,15 @@ async fn report(store: &Store, args: ReportArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let report = build(store, request(by)).await?;
+    if let Some(path) = &args.chart {
+        let svg = crate::charts::svg(&report, lang)?;
+        let bytes = match path.extension().and_then(|e| e.to_str()) {
+            Some("svg") => svg.into_bytes(),
+            Some("png") => crate::charts::png(&svg)?,
+            _ => anyhow::bail!("--chart must name a .svg or .png file"),
+        };
+        std::fs::write(path, bytes).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
     match args.format {
         FormatArg::Text => print!("{}", report.text(lang)),
         FormatArg::Json => println!("{}", serde_json::to_string_pretty(&report)?),

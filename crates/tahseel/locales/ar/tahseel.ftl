@@ -52,3 +52,6 @@ statement-channel = وتضاعف عدد المعاملات عبر { $channel } {
    *[other] { $multiple } مرة
 } مقارنة بالفترة ذاتها من العام الماضي.
 statement-list-and = { $first }، و{ $second }
+
+## الرسوم البيانية
+chart-thousands-bhd = بآلاف الدنانير

@@ -50,3 +50,6 @@ statement-channel = { $channel } carried { $multiple ->
    *[other] { $multiple } times
 } as many transactions as a year earlier.
 statement-list-and = { $first } and { $second }
+
+## Charts
+chart-thousands-bhd = Thousands of BHD

@@ -252,3 +252,104 @@ pub async fn report(
         other => Err(Error::Invalid(format!("format {other:?} is not json or csv")).into()),
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChartQuery {
+    period: String,
+    by: String,
+    lang: Option<String>,
+    /// `svg` (default) or `png`.
+    format: Option<String>,
+}
+
+fn lang_of(q: Option<&str>) -> Result<crate::i18n::Lang, ApiError> {
+    Ok(crate::i18n::Lang::parse(q.unwrap_or("ar"))
+        .ok_or_else(|| Error::Invalid("lang must be ar or en".into()))?)
+}
+
+/// A report drawn as SVG or PNG.
+pub async fn chart(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiQuery(q): ApiQuery<ChartQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::report::{build, parse_dimensions, Period, ReportRequest};
+    let lang = lang_of(q.lang.as_deref())?;
+    let report = build(
+        &state.store,
+        ReportRequest {
+            period: Period::parse(&q.period)?,
+            compare: None,
+            by: parse_dimensions(&q.by)?,
+            net: false,
+        },
+    )
+    .await?;
+    let svg = crate::charts::svg(&report, lang)?;
+    match q.format.as_deref().unwrap_or("svg") {
+        "svg" => Ok(([(axum::http::header::CONTENT_TYPE, "image/svg+xml")], svg).into_response()),
+        "png" => Ok((
+            [(axum::http::header::CONTENT_TYPE, "image/png")],
+            crate::charts::png(&svg)?,
+        )
+            .into_response()),
+        other => Err(Error::Invalid(format!("format {other:?} is not svg or png")).into()),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DashboardQuery {
+    period: String,
+    lang: Option<String>,
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The collections dashboard: the statement, the totals, and the charts
+/// by month, channel and service, in one page.
+pub async fn dashboard(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    ApiQuery(q): ApiQuery<DashboardQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    use crate::report::{build, statement, Period, ReportRequest};
+    use crate::store::Dimension;
+    let lang = lang_of(q.lang.as_deref())?;
+    let period = Period::parse(&q.period)?;
+    let request = |by: Vec<Dimension>| ReportRequest {
+        period: period.clone(),
+        compare: None,
+        by,
+        net: false,
+    };
+    let total = build(&state.store, request(vec![])).await?;
+    let by_service = build(&state.store, request(vec![Dimension::Service])).await?;
+    let by_channel = build(&state.store, request(vec![Dimension::Channel])).await?;
+    let by_month = build(&state.store, request(vec![Dimension::Month])).await?;
+    let text = statement(&total, &by_service, &by_channel, lang);
+    let mut charts = String::new();
+    for r in [&by_month, &by_channel, &by_service] {
+        charts.push_str(&format!(
+            "<figure>{}</figure>",
+            crate::charts::svg(r, lang)?
+        ));
+    }
+    let dir = if lang.is_rtl() { "rtl" } else { "ltr" };
+    let html = format!(
+        "<!doctype html><html lang=\"{code}\" dir=\"{dir}\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Tahseel</title><style>body{{font-family:system-ui,'Noto Sans Arabic',sans-serif;max-width:64rem;margin:1.5rem auto;padding:0 1rem;color:#1b1b1b}}\
+         figure{{margin:1.5rem 0}}svg{{max-width:100%;height:auto}}pre{{white-space:pre-wrap;background:#f4f6f8;padding:1rem;overflow:auto}}</style></head>\
+         <body><h1>{title}</h1><p>{statement}</p><pre>{table}</pre>{charts}</body></html>",
+        code = lang.code(),
+        title = escape(&total.period.describe(lang)),
+        statement = escape(&text),
+        table = escape(&by_service.text(lang)),
+    );
+    Ok(axum::response::Html(html).into_response())
+}

@@ -75,6 +75,8 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/ledger/verify", get(admin::verify))
         .route("/admin/acquirer-exceptions", get(admin::exceptions))
         .route("/admin/reports", get(admin::report))
+        .route("/admin/charts", get(admin::chart))
+        .route("/admin/dashboard", get(admin::dashboard))
         .route("/admin/reconciliations", get(admin::reconciliations))
         .route("/admin/reconciliations/{id}", get(admin::reconciliation));
     Router::new()

@@ -226,6 +226,53 @@ async fn the_simulation_reproduces_the_article_and_reports_equal_the_ledger() {
             .unwrap()
             .contains("تسجيل المركبات الجديدة"));
 
+        // Charts and the dashboard, from the same figures.
+        let get = |path: String| {
+            let app = &app;
+            async move {
+                app.client
+                    .get(format!("{}{path}", app.base))
+                    .bearer_auth(&app.admin_key)
+                    .send()
+                    .await
+                    .unwrap()
+            }
+        };
+        let png =
+            get("/api/v1/admin/charts?period=2018-H1&by=month&format=png&lang=en".into()).await;
+        assert_eq!(png.headers()["content-type"], "image/png");
+        assert!(png.bytes().await.unwrap().starts_with(b"\x89PNG"));
+        let svg = get("/api/v1/admin/charts?period=2018-H1&by=service&lang=ar".into())
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("تسجيل المركبات الجديدة"),
+            "Arabic labels stay text in SVG"
+        );
+        let dashboard = get("/api/v1/admin/dashboard?period=2018-H1&lang=ar".into())
+            .await
+            .text()
+            .await
+            .unwrap();
+        assert!(dashboard.contains("dir=\"rtl\"") && dashboard.matches("<svg").count() == 3);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("channels.svg");
+        let out = app.cli(&[
+            "report",
+            "--period",
+            "2018-H1",
+            "--by",
+            "channel",
+            "--chart",
+            file.to_str().unwrap(),
+        ]);
+        assert!(out.status.success());
+        assert!(std::fs::read_to_string(&file)
+            .unwrap()
+            .contains("Smart-device apps"));
+
         let out = app.cli(&["rollups", "verify"]);
         assert!(
             out.status.success(),
