@@ -60,7 +60,7 @@ enum Command {
         scenario: String,
         #[arg(long, default_value_t = 2018)]
         seed: u64,
-        /// A fraction of the scenario's size, for a quick look.
+        /// A multiple of the scenario's size: 0.05 for a quick look, 10 for ten million payments.
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },

@@ -165,8 +165,8 @@ fn cpr(rng: &mut StdRng) -> String {
     )
 }
 
-/// Runs the scenario; `scale` shrinks every count (1.0 is the article's
-/// size). `progress` is told each batch's size. Returns payments written.
+/// Runs the scenario; `scale` multiplies every count (1.0 is the article's
+/// size; 10 gives about ten million payments, for benchmarks). `progress` is told each batch's size. Returns payments written.
 pub async fn run(
     store: &Store,
     scenario: &str,
