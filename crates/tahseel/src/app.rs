@@ -36,6 +36,9 @@ pub struct HubConfig {
     pub fees: Vec<(Method, Fils)>,
     /// How long to wait for an acquirer's answer (default [`ACQUIRER_TIMEOUT`]).
     pub acquirer_timeout: Option<Duration>,
+    /// How often webhook events are sent; `None` leaves it off.
+    pub webhook_every: Option<Duration>,
+    pub webhooks: crate::webhooks::WebhookConfig,
     /// How often the reconciler runs; `None` leaves it off.
     pub reconcile_every: Option<Duration>,
     pub reconcile: ReconcileConfig,
@@ -96,6 +99,11 @@ pub async fn start(
     let hub = Arc::new(hub(store, &public_url, &config)?);
     if let Some(every) = config.reconcile_every {
         tokio::spawn(hub.clone().run_reconciler(every, config.reconcile));
+    }
+    if let Some(every) = config.webhook_every {
+        tokio::spawn(
+            crate::webhooks::Dispatcher::new(config.webhooks.clone()).run(hub.clone(), every),
+        );
     }
     let task = tokio::spawn(crate::http::serve(listener, hub.clone(), shutdown));
     Ok(Running { addr, hub, task })

@@ -64,6 +64,11 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },
+    /// Agency webhooks.
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// Check or rebuild the daily rollups that reports read.
     Rollups {
         #[command(subcommand)]
@@ -134,6 +139,9 @@ struct ServeArgs {
     /// How long to wait for an acquirer's answer, in milliseconds.
     #[arg(long, default_value_t = 10_000)]
     acquirer_timeout_ms: u64,
+    /// How often agency webhook events are sent, in milliseconds; 0 turns it off.
+    #[arg(long, default_value_t = 1000)]
+    webhook_every_ms: u64,
     /// How often the reconciler runs, in milliseconds; 0 turns it off.
     #[arg(long, default_value_t = 5000)]
     reconcile_every_ms: u64,
@@ -188,6 +196,22 @@ enum FormatArg {
 enum ImportCommand {
     /// paid_at,agency,service,channel,method,amount,reference[,payer]
     Payments { file: std::path::PathBuf },
+}
+
+#[derive(Subcommand)]
+enum WebhooksCommand {
+    /// Set an agency's webhook URL and issue its first signing secret (printed last).
+    Set {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        url: String,
+    },
+    /// Put dead-lettered events back in the queue (one agency's, or all).
+    Redeliver {
+        #[arg(long)]
+        agency: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -360,6 +384,24 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "simulated {written} new payment(s) in {:.1} s (scenario {scenario}, seed {seed})",
                 started.elapsed().as_secs_f64()
             );
+        }
+        Command::Webhooks {
+            command: WebhooksCommand::Set { agency, url },
+        } => {
+            let agency = store.agency_by_code(&agency).await?;
+            crate::http::agency::check_webhook_url(&url)?;
+            store.set_webhook(agency.id, Some(&url)).await?;
+            let secret = store
+                .rotate_webhook_secret(agency.id, chrono::Duration::zero())
+                .await?;
+            println!("webhook of {} set to {url}; signing secret:", agency.code);
+            println!("{secret}");
+        }
+        Command::Webhooks {
+            command: WebhooksCommand::Redeliver { agency },
+        } => {
+            let n = store.redeliver(agency.as_deref()).await?;
+            println!("{n} dead-lettered event(s) queued again");
         }
         Command::Rollups {
             command: RollupsCommand::Verify,
@@ -625,6 +667,9 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             .collect::<anyhow::Result<_>>()?,
         reconcile_every: (args.reconcile_every_ms > 0)
             .then(|| Duration::from_millis(args.reconcile_every_ms)),
+        webhook_every: (args.webhook_every_ms > 0)
+            .then(|| Duration::from_millis(args.webhook_every_ms)),
+        webhooks: crate::webhooks::WebhookConfig::default(),
         reconcile: ReconcileConfig {
             pending_after: Duration::from_millis(args.reconcile_after_ms),
             created_after: Duration::from_secs(args.expire_unsent_after_secs),

@@ -31,3 +31,4 @@ pub mod report;
 pub mod simulate;
 pub mod simulator;
 pub mod store;
+pub mod webhooks;

@@ -169,3 +169,103 @@ pub async fn get_refund(
     }
     Ok(Json(refund))
 }
+
+/// A webhook URL must be absolute http(s).
+pub fn check_webhook_url(url: &str) -> Result<(), Error> {
+    match reqwest::Url::parse(url) {
+        Ok(u) if matches!(u.scheme(), "https" | "http") && u.host().is_some() => Ok(()),
+        _ => Err(Error::Invalid(format!(
+            "webhook url {url:?} must be an absolute https:// (or http://) URL"
+        ))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventQuery {
+    #[serde(default)]
+    after: i64,
+    limit: Option<i64>,
+}
+
+/// The agency's events after `after` (its own sequence), oldest first: the
+/// same events its webhook receives, for agencies that poll.
+pub async fn events(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    let events = state
+        .store
+        .events_after(agency.id, q.after, q.limit.unwrap_or(100))
+        .await?;
+    let next_after = events.last().map(|e| e.seq).unwrap_or(q.after);
+    Ok(Json(json!({"events": events, "next_after": next_after})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetWebhook {
+    /// Left out (or null) to stop deliveries; events can still be polled.
+    url: Option<String>,
+}
+
+/// Sets the webhook; the first time, answers with the signing secret.
+pub async fn set_webhook(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    ApiJson(b): ApiJson<SetWebhook>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(url) = &b.url {
+        check_webhook_url(url)?;
+    }
+    state.store.set_webhook(agency.id, b.url.as_deref()).await?;
+    let secret = if b.url.is_some()
+        && state
+            .store
+            .webhook_secrets(agency.id, chrono::Utc::now())
+            .await?
+            .is_empty()
+    {
+        Some(
+            state
+                .store
+                .rotate_webhook_secret(agency.id, chrono::Duration::zero())
+                .await?,
+        )
+    } else {
+        None
+    };
+    Ok(Json(json!({"url": b.url, "secret": secret})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rotate {
+    /// How long the old secret keeps signing beside the new one (default a day).
+    #[serde(default = "default_overlap")]
+    overlap_secs: i64,
+}
+
+fn default_overlap() -> i64 {
+    86_400
+}
+
+/// A new signing secret; deliveries carry a signature with each secret still active.
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    ApiJson(b): ApiJson<Rotate>,
+) -> Result<impl IntoResponse, ApiError> {
+    if !(0..=30 * 86_400).contains(&b.overlap_secs) {
+        return Err(Error::Invalid("overlap_secs must be between 0 and 30 days".into()).into());
+    }
+    let secret = state
+        .store
+        .rotate_webhook_secret(agency.id, chrono::Duration::seconds(b.overlap_secs))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"secret": secret, "overlap_secs": b.overlap_secs})),
+    ))
+}

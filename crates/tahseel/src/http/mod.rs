@@ -7,7 +7,7 @@
 //! - `error`, `extract`: the JSON error shape and the extractors that use it
 
 mod admin;
-mod agency;
+pub mod agency;
 mod channels;
 pub mod error;
 mod extract;
@@ -58,6 +58,9 @@ pub fn router(state: AppState) -> Router {
         .route("/agency/payments/{id}", get(agency::get_payment))
         .route("/agency/payments/{id}/refunds", post(agency::refund))
         .route("/agency/refunds/{id}", get(agency::get_refund))
+        .route("/agency/events", get(agency::events))
+        .route("/agency/webhook", axum::routing::put(agency::set_webhook))
+        .route("/agency/webhook/secrets", post(agency::rotate_secret))
         .route(
             "/admin/agencies",
             get(admin::list_agencies).post(admin::add_agency),

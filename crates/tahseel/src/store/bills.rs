@@ -292,6 +292,8 @@ impl Store {
             e => Error::Bill(e),
         })?;
         save_bill(&mut tx, id, &bill, at).await?;
+        let data = serde_json::json!({"bill_id": id, "reference": row.reference, "bill_state": bill.state, "cancelled_at": at});
+        super::events::emit(&mut tx, agency_id, Some(id), "bill.cancelled", data).await?;
         tx.commit().await?;
         self.bill(id, Some(agency_id)).await
     }

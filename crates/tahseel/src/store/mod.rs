@@ -16,6 +16,7 @@
 mod acquirers;
 mod bills;
 mod catalog;
+mod events;
 mod history;
 mod ledger;
 mod payments;
@@ -36,6 +37,7 @@ pub use acquirers::{
 };
 pub use bills::{BillFilter, BillRecord, NewBill};
 pub use catalog::{Agency, ApiKeyRecord, NewAgency, NewService, Principal, Service};
+pub use events::{DueEvent, EventRecord};
 pub use history::{record_history_in, HistoricPayment, HISTORY_BATCH};
 pub use ledger::{AccountBalance, LedgerFault};
 pub use payments::{

@@ -98,6 +98,8 @@ pub struct PaymentRecord {
 pub struct RefundRecord {
     pub id: Uuid,
     pub payment_id: Uuid,
+    /// The bill line refunded.
+    pub bill_id: Option<Uuid>,
     pub amount: Fils,
     pub state: RefundState,
     pub reason: String,
@@ -223,6 +225,7 @@ impl RefundRow {
         Ok(RefundRecord {
             id: self.id,
             payment_id: self.payment_id,
+            bill_id: self.bill_id,
             amount: Fils::new(self.amount_fils),
             state: parse_state(&self.state, RefundState::parse)?,
             reason: self.reason,
@@ -562,6 +565,7 @@ impl Store {
             } => {
                 let mut by_bill: Vec<&LineRow> = lines.iter().collect();
                 by_bill.sort_by_key(|l| l.bill_id);
+                let mut bills_after = std::collections::BTreeMap::new();
                 for line in by_bill {
                     let bill_row = lock_bill(&mut tx, line.bill_id)
                         .await?
@@ -570,6 +574,7 @@ impl Store {
                     let amount = Fils::new(line.amount_fils);
                     bill.capture(amount)?;
                     save_bill(&mut tx, line.bill_id, &bill, at).await?;
+                    bills_after.insert(line.bill_id, bill.clone());
                     let agency = AgencyCode::parse(&line.agency_code)?;
                     let entry = JournalEntry::capture(&row.acquirer, &agency, amount)?;
                     let refs = EntryRefs {
@@ -606,7 +611,7 @@ impl Store {
                     };
                     post_entry(&mut tx, &entry, refs).await?;
                 }
-                on_db!(tx &mut tx, |c, pg| {
+                let receipt_no: i64 = on_db!(tx &mut tx, |c, pg| {
                     let receipt_no: i64 = sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
                         .bind(payment_id)
                         .fetch_one(&mut *c)
@@ -622,7 +627,33 @@ impl Store {
                     .bind(payment_id)
                     .execute(&mut *c)
                     .await?;
+                    receipt_no
                 });
+                // Each agency hears of each of its bills, in the payment's own transaction.
+                for line in &lines {
+                    let bill = &bills_after[&line.bill_id];
+                    let data = serde_json::json!({
+                        "payment_id": payment_id,
+                        "bill_id": line.bill_id,
+                        "reference": line.reference,
+                        "service": line.service_code,
+                        "amount": Fils::new(line.amount_fils),
+                        "bill_state": bill.state,
+                        "bill_amount_paid": bill.amount_paid,
+                        "channel": row.channel,
+                        "method": row.method,
+                        "receipt_number": receipt_number(receipt_no),
+                        "captured_at": at,
+                    });
+                    super::events::emit(
+                        &mut tx,
+                        line.agency_id,
+                        Some(line.bill_id),
+                        "payment.captured",
+                        data,
+                    )
+                    .await?;
+                }
             }
         }
         tx.commit().await?;
@@ -645,7 +676,7 @@ impl Store {
     async fn refund_by_key(&self, agency_id: Uuid, key: &str) -> Result<Option<RefundRecord>> {
         let row: Option<RefundRow> = on_db!(pool self, |c, pg| {
             sqlx::query_as(
-                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE agency_id = $1 AND idempotency_key = $2",
+                "SELECT id, payment_id, agency_id, bill_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE agency_id = $1 AND idempotency_key = $2",
             )
             .bind(agency_id)
             .bind(key)
@@ -658,7 +689,7 @@ impl Store {
     pub async fn refund(&self, id: Uuid) -> Result<RefundRecord> {
         let row: Option<RefundRow> = on_db!(pool self, |c, pg| {
             sqlx::query_as(
-                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1",
+                "SELECT id, payment_id, agency_id, bill_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(c)
@@ -781,9 +812,9 @@ impl Store {
         let mut tx = self.begin().await?;
         let refund: Option<RefundRow> = on_db!(tx &mut tx, |c, pg| {
             let sql = if pg {
-                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1 FOR UPDATE"
+                "SELECT id, payment_id, agency_id, bill_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1 FOR UPDATE"
             } else {
-                "SELECT id, payment_id, agency_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1"
+                "SELECT id, payment_id, agency_id, bill_id, request_hash, amount_fils, state, reason, failure_reason, created_at, updated_at FROM refunds WHERE id = $1"
             };
             sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
         });
@@ -813,6 +844,20 @@ impl Store {
             bill_id: None,
         };
         post_entry(&mut tx, &entry, refs).await?;
+        let kind = if paid.is_ok() {
+            "refund.refunded"
+        } else {
+            "refund.failed"
+        };
+        let data = serde_json::json!({
+            "refund_id": id,
+            "payment_id": refund.payment_id,
+            "bill_id": refund.bill_id,
+            "amount": refund.amount,
+            "reason": refund.reason,
+            "failure_reason": paid.as_ref().err(),
+        });
+        super::events::emit(&mut tx, refund.agency_id, refund.bill_id, kind, data).await?;
         if paid.is_ok() {
             let at = now();
             let service: Option<(String, String)> = on_db!(tx &mut tx, |c, pg| {

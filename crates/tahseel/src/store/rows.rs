@@ -91,6 +91,7 @@ pub(super) struct RefundRow {
     pub id: Uuid,
     pub payment_id: Uuid,
     pub agency_id: Uuid,
+    pub bill_id: Option<Uuid>,
     pub request_hash: String,
     pub amount_fils: i64,
     pub state: String,

@@ -15,3 +15,4 @@ mod ledger;
 mod payments;
 mod refunds;
 mod settlement;
+mod webhooks;
