@@ -19,13 +19,16 @@ use uuid::Uuid;
 
 use crate::helpers::{backends, TestApp, APPROVE};
 
+/// (event id, seq, bill id, signature verified)
+type Arrival = (String, i64, Option<String>, bool);
+
 #[derive(Default)]
 struct Receiver {
     /// Requests to answer 500 before answering 200.
     fail_next: AtomicUsize,
     secrets: Mutex<Vec<String>>,
     /// (event id, seq, bill id, signature verified) in arrival order, duplicates included.
-    seen: Mutex<Vec<(String, i64, Option<String>, bool)>>,
+    seen: Mutex<Vec<Arrival>>,
 }
 
 async fn receive(
@@ -217,7 +220,7 @@ async fn every_event_arrives_once_in_order_per_bill_through_failures_and_an_outa
             "{}: every delivery is signed with the agency's secret",
             app.label
         );
-        let mut first_arrival: Vec<&(String, i64, Option<String>, bool)> = Vec::new();
+        let mut first_arrival: Vec<&Arrival> = Vec::new();
         for s in &seen {
             if !first_arrival.iter().any(|f| f.0 == s.0) {
                 first_arrival.push(s);
