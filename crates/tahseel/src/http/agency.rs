@@ -269,3 +269,143 @@ pub async fn rotate_secret(
         Json(json!({"secret": secret, "overlap_secs": b.overlap_secs})),
     ))
 }
+
+impl CreateBill {
+    fn into_new(self) -> NewBill {
+        NewBill {
+            service: self.service,
+            reference: self.reference,
+            payer: self.payer,
+            amount: self.amount,
+            due_date: self.due_date,
+            expires_at: self.expires_at.map(tahseel_core::time::truncate_micros),
+        }
+    }
+}
+
+/// Reads a bulk body: a JSON array of bills (line = position, from 1) or a
+/// CSV file with a header `service,reference,payer,amount,due_date[,expires_at]`
+/// (line = line of the file, the header being line 1).
+fn bulk_lines(
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+) -> Result<Vec<(usize, Result<NewBill, String>)>, ApiError> {
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if content_type.starts_with("application/json") {
+        let items: Vec<serde_json::Value> = serde_json::from_slice(body).map_err(|e| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("the body must be a JSON array of bills: {e}"),
+            )
+        })?;
+        Ok(items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    i + 1,
+                    serde_json::from_value::<CreateBill>(v)
+                        .map(CreateBill::into_new)
+                        .map_err(|e| e.to_string()),
+                )
+            })
+            .collect())
+    } else if content_type.starts_with("text/csv") {
+        let mut reader = csv::ReaderBuilder::new()
+            .trim(csv::Trim::All)
+            .from_reader(body);
+        Ok(reader
+            .deserialize::<CsvBill>()
+            .enumerate()
+            .map(|(i, r)| {
+                (
+                    i + 2,
+                    r.map_err(|e| e.to_string()).and_then(CsvBill::into_new),
+                )
+            })
+            .collect())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send a JSON array (Content-Type: application/json) or a CSV file (Content-Type: text/csv)",
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct CsvBill {
+    service: String,
+    reference: String,
+    payer: String,
+    #[serde(default)]
+    amount: Option<String>,
+    due_date: String,
+    #[serde(default)]
+    expires_at: Option<String>,
+}
+
+impl CsvBill {
+    fn into_new(self) -> Result<NewBill, String> {
+        Ok(NewBill {
+            service: self.service,
+            reference: self.reference,
+            payer: PayerId::parse(&self.payer).map_err(|e| e.to_string())?,
+            amount: self
+                .amount
+                .filter(|a| !a.is_empty())
+                .map(|a| Fils::parse(&a))
+                .transpose()
+                .map_err(|e| e.to_string())?,
+            due_date: NaiveDate::parse_from_str(&self.due_date, "%Y-%m-%d")
+                .map_err(|_| format!("due_date {:?} must be YYYY-MM-DD", self.due_date))?,
+            expires_at: self
+                .expires_at
+                .filter(|e| !e.is_empty())
+                .map(|e| {
+                    DateTime::parse_from_rfc3339(&e)
+                        .map(|t| tahseel_core::time::truncate_micros(t.with_timezone(&Utc)))
+                })
+                .transpose()
+                .map_err(|_| "expires_at must be RFC 3339 with an offset".to_owned())?,
+        })
+    }
+}
+
+/// Many bills in one request, all or nothing: 201 with each line's bill, or
+/// 422 naming every wrong line, with nothing applied.
+pub async fn create_bills(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    let lines = bulk_lines(&headers, &body)?;
+    if lines.is_empty() {
+        return Err(Error::Invalid("the request holds no bills".into()).into());
+    }
+    match state.store.create_bills(agency.id, lines).await? {
+        Ok(applied) => {
+            let created = applied.iter().filter(|l| l.created).count();
+            Ok((
+                StatusCode::CREATED,
+                Json(
+                    json!({"created": created, "existing": applied.len() - created, "bills": applied}),
+                ),
+            ))
+        }
+        Err(wrong) => {
+            let mut e = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_lines",
+                format!("{} line(s) cannot be applied; nothing was applied — fix them and send the whole request again", wrong.len()),
+            );
+            e.lines = Some(serde_json::to_value(&wrong).expect("lines serialize"));
+            Err(e)
+        }
+    }
+}

@@ -16,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Per-line problems of a bulk request, sent as `lines` beside `error`.
+    pub lines: Option<serde_json::Value>,
 }
 
 impl ApiError {
@@ -24,6 +26,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            lines: None,
         }
     }
     pub fn unauthorized() -> Self {
@@ -44,7 +47,11 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = Json(json!({"error": {"code": self.code, "message": self.message}}));
+        let mut body = json!({"error": {"code": self.code, "message": self.message}});
+        if let Some(lines) = self.lines {
+            body["lines"] = lines;
+        }
+        let body = Json(body);
         (self.status, body).into_response()
     }
 }

@@ -31,6 +31,8 @@ pub type AppState = Arc<Hub>;
 
 /// The largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// The largest bulk bill upload (10,000 lines), in bytes.
+pub const MAX_BULK_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// The OpenAPI document, kept beside the code it describes.
 pub const OPENAPI_JSON: &str = include_str!("openapi.json");
@@ -81,7 +83,13 @@ pub fn router(state: AppState) -> Router {
         .route("/admin/charts", get(admin::chart))
         .route("/admin/dashboard", get(admin::dashboard))
         .route("/admin/reconciliations", get(admin::reconciliations))
-        .route("/admin/reconciliations/{id}", get(admin::reconciliation));
+        .route("/admin/reconciliations/{id}", get(admin::reconciliation))
+        // Every route so far takes small bodies; bulk uploads get their own limit.
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .route(
+            "/agency/bills/bulk",
+            post(agency::create_bills).layer(RequestBodyLimitLayer::new(MAX_BULK_BODY_BYTES)),
+        );
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
@@ -93,7 +101,6 @@ pub fn router(state: AppState) -> Router {
                 "no such endpoint; see /api/v1/openapi.json",
             )
         })
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

@@ -53,6 +53,88 @@ pub struct NewBill {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+/// The most bills one bulk request may carry.
+pub const MAX_BULK: usize = 10_000;
+
+/// One line of a bulk request that cannot be applied.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct LineError {
+    pub line: usize,
+    pub message: String,
+}
+
+/// One line of a bulk request, applied.
+#[derive(Debug, Clone, Serialize)]
+pub struct BulkLine {
+    pub line: usize,
+    pub id: Uuid,
+    pub reference: String,
+    /// False when the same bill was already there.
+    pub created: bool,
+}
+
+/// Checks a new bill against its service's terms: the amount (a fee
+/// service's is its fee) and the reference.
+fn prepare_bill(service: &crate::store::Service, new: &NewBill) -> Result<Bill> {
+    let amount = match (service.kind, new.amount) {
+        (ServiceKind::Bill, Some(a)) => a,
+        (ServiceKind::Bill, None) => return Err(Error::Invalid("amount is required for this service".into())),
+        (ServiceKind::Fee, None) => service.fee.ok_or(Error::Invalid("the service has no fee".into()))?,
+        (ServiceKind::Fee, Some(a)) if Some(a) == service.fee => a,
+        (ServiceKind::Fee, Some(a)) => {
+            return Err(Error::Invalid(format!(
+                "this service charges a fixed fee of {} BHD; leave amount out or send exactly that, not {a}",
+                service.fee.unwrap_or_default()
+            )))
+        }
+    };
+    let reference = new.reference.trim();
+    if reference.is_empty() || reference.len() > 64 {
+        return Err(Error::Invalid(
+            "reference must be 1 to 64 characters".into(),
+        ));
+    }
+    Ok(Bill::new(amount, new.expires_at, service.allow_partial)?)
+}
+
+fn same_details(stored: &BillRecord, service: &str, new: &NewBill, amount: Fils) -> bool {
+    stored.service == service
+        && stored.payer == new.payer.as_str()
+        && stored.amount_due == amount
+        && stored.due_date == new.due_date
+        && stored.expires_at == new.expires_at
+}
+
+/// Inserts a bill unless its reference exists; true when it was inserted.
+async fn insert_bill(
+    tx: &mut Tx,
+    agency_id: Uuid,
+    service_id: Uuid,
+    new: &NewBill,
+    bill: &Bill,
+) -> Result<bool> {
+    let n = on_db!(tx tx, |c, pg| {
+        sqlx::query(
+            "INSERT INTO bills (id, agency_id, service_id, reference, payer, amount_due_fils, amount_paid_fils, amount_held_fils, due_date, expires_at, state, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $9, $10, $10) ON CONFLICT (agency_id, reference) DO NOTHING",
+        )
+        .bind(Uuid::now_v7())
+        .bind(agency_id)
+        .bind(service_id)
+        .bind(new.reference.trim())
+        .bind(new.payer.as_str())
+        .bind(bill.amount_due.as_i64())
+        .bind(new.due_date)
+        .bind(new.expires_at)
+        .bind(bill.state.as_str())
+        .bind(now())
+        .execute(&mut *c)
+        .await?
+        .rows_affected()
+    });
+    Ok(n == 1)
+}
+
 #[derive(Default)]
 pub struct BillFilter {
     pub state: Option<BillState>,
@@ -155,62 +237,136 @@ impl Store {
                 Error::NotFound(_) => Error::NotFound("service"),
                 e => e,
             })?;
-        let amount = match (service.kind, new.amount) {
-            (ServiceKind::Bill, Some(a)) => a,
-            (ServiceKind::Bill, None) => return Err(Error::Invalid("amount is required for this service".into())),
-            (ServiceKind::Fee, None) => service.fee.ok_or(Error::Invalid("the service has no fee".into()))?,
-            (ServiceKind::Fee, Some(a)) if Some(a) == service.fee => a,
-            (ServiceKind::Fee, Some(a)) => {
-                return Err(Error::Invalid(format!(
-                    "this service charges a fixed fee of {} BHD; leave amount out or send exactly that, not {a}",
-                    service.fee.unwrap_or_default()
-                )))
-            }
-        };
+        let bill = prepare_bill(&service, &new)?;
         let reference = new.reference.trim();
-        if reference.is_empty() || reference.len() > 64 {
-            return Err(Error::Invalid(
-                "reference must be 1 to 64 characters".into(),
-            ));
-        }
-        let bill = Bill::new(amount, new.expires_at, service.allow_partial)?;
-        let id = Uuid::now_v7();
-        let at = now();
-        let inserted = on_db!(pool self, |c, pg| {
-            sqlx::query(
-                "INSERT INTO bills (id, agency_id, service_id, reference, payer, amount_due_fils, amount_paid_fils, amount_held_fils, due_date, expires_at, state, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, 0, 0, $7, $8, $9, $10, $10) ON CONFLICT (agency_id, reference) DO NOTHING",
-            )
-            .bind(id)
-            .bind(agency_id)
-            .bind(service.id)
-            .bind(reference)
-            .bind(new.payer.as_str())
-            .bind(bill.amount_due.as_i64())
-            .bind(new.due_date)
-            .bind(new.expires_at)
-            .bind(bill.state.as_str())
-            .bind(at)
-            .execute(c)
-            .await?
-            .rows_affected()
-        });
+        let mut tx = self.begin().await?;
+        let inserted = insert_bill(&mut tx, agency_id, service.id, &new, &bill).await?;
+        tx.commit().await?;
         let stored = self.bill_by_reference(agency_id, reference).await?;
-        if inserted == 1 {
+        if inserted {
             return Ok((stored, true));
         }
-        let same = stored.service == service.code
-            && stored.payer == new.payer.as_str()
-            && stored.amount_due == amount
-            && stored.due_date == new.due_date
-            && stored.expires_at == new.expires_at;
-        if same {
+        if same_details(&stored, &service.code, &new, bill.amount_due) {
             Ok((stored, false))
         } else {
             Err(Error::Conflict(format!(
                 "a bill with reference {reference:?} already exists with other details; references are unique per agency"
             )))
         }
+    }
+
+    /// Creates many bills at once, all or nothing. Every line is checked
+    /// first; if any is wrong, nothing is written and each wrong line is
+    /// named. Lines whose reference already exists with the same details
+    /// count as existing, as with [`Store::create_bill`].
+    pub async fn create_bills(
+        &self,
+        agency_id: Uuid,
+        lines: Vec<(usize, std::result::Result<NewBill, String>)>,
+    ) -> Result<std::result::Result<Vec<BulkLine>, Vec<LineError>>> {
+        if lines.len() > MAX_BULK {
+            return Err(Error::Invalid(format!(
+                "a bulk request holds at most {MAX_BULK} bills; split the file"
+            )));
+        }
+        let services: std::collections::HashMap<String, crate::store::Service> = self
+            .services(None)
+            .await?
+            .into_iter()
+            .filter(|s| s.agency_id == agency_id)
+            .map(|s| (s.code.clone(), s))
+            .collect();
+        let mut errors = Vec::new();
+        let mut ready = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for (line, parsed) in lines {
+            let new = match parsed {
+                Ok(n) => n,
+                Err(message) => {
+                    errors.push(LineError { line, message });
+                    continue;
+                }
+            };
+            let Some(service) = services.get(&new.service) else {
+                errors.push(LineError {
+                    line,
+                    message: format!(
+                        "service {:?} is not one of this agency's services",
+                        new.service
+                    ),
+                });
+                continue;
+            };
+            match prepare_bill(service, &new) {
+                Err(e) => errors.push(LineError {
+                    line,
+                    message: e.to_string(),
+                }),
+                Ok(_) if !seen.insert(new.reference.trim().to_owned()) => errors.push(LineError {
+                    line,
+                    message: format!(
+                        "reference {:?} appears twice in this request",
+                        new.reference.trim()
+                    ),
+                }),
+                Ok(bill) => ready.push((line, service, new, bill)),
+            }
+        }
+        // Compare with what already exists, so that a clash is a line error, not half a file.
+        let mut existing = std::collections::HashMap::new();
+        for (line, service, new, bill) in &ready {
+            match self
+                .bill_by_reference(agency_id, new.reference.trim())
+                .await
+            {
+                Ok(stored) if same_details(&stored, &service.code, new, bill.amount_due) => {
+                    existing.insert(*line, stored);
+                }
+                Ok(_) => errors.push(LineError {
+                    line: *line,
+                    message: format!(
+                        "reference {:?} already exists with other details",
+                        new.reference.trim()
+                    ),
+                }),
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if !errors.is_empty() {
+            errors.sort_by_key(|e| e.line);
+            return Ok(Err(errors));
+        }
+        let mut tx = self.begin().await?;
+        for (line, service, new, bill) in &ready {
+            if !existing.contains_key(line)
+                && !insert_bill(&mut tx, agency_id, service.id, new, bill).await?
+            {
+                return Err(Error::Conflict(format!(
+                    "line {line}: reference {:?} was created by another request meanwhile; send the file again",
+                    new.reference.trim()
+                )));
+            }
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(ready.len());
+        for (line, _, new, _) in &ready {
+            let created = !existing.contains_key(line);
+            let stored = match existing.remove(line) {
+                Some(s) => s,
+                None => {
+                    self.bill_by_reference(agency_id, new.reference.trim())
+                        .await?
+                }
+            };
+            out.push(BulkLine {
+                line: *line,
+                id: stored.id,
+                reference: stored.reference,
+                created,
+            });
+        }
+        Ok(Ok(out))
     }
 
     /// A bill by id; with `agency_id`, only that agency's bill (another

@@ -7,6 +7,7 @@ mod helpers;
 
 mod acquirers;
 mod analytics;
+mod bulk;
 mod catalog;
 mod concurrency;
 mod crash;
