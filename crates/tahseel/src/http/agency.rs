@@ -289,7 +289,7 @@ impl CreateBill {
 fn bulk_lines(
     headers: &axum::http::HeaderMap,
     body: &[u8],
-) -> Result<Vec<(usize, Result<NewBill, String>)>, ApiError> {
+) -> Result<crate::store::BulkInput, ApiError> {
     let content_type = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())

@@ -56,6 +56,9 @@ pub struct NewBill {
 /// The most bills one bulk request may carry.
 pub const MAX_BULK: usize = 10_000;
 
+/// The lines of a bulk request: each line's number, and its bill or why it could not be read.
+pub type BulkInput = Vec<(usize, std::result::Result<NewBill, String>)>;
+
 /// One line of a bulk request that cannot be applied.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct LineError {
@@ -262,7 +265,7 @@ impl Store {
     pub async fn create_bills(
         &self,
         agency_id: Uuid,
-        lines: Vec<(usize, std::result::Result<NewBill, String>)>,
+        lines: BulkInput,
     ) -> Result<std::result::Result<Vec<BulkLine>, Vec<LineError>>> {
         if lines.len() > MAX_BULK {
             return Err(Error::Invalid(format!(

@@ -35,7 +35,7 @@ use crate::error::{Error, Result};
 pub use acquirers::{
     AcquirerException, LedgerMovement, StoredReconciliation, WaitingPayment, WaitingRefund,
 };
-pub use bills::{BillFilter, BillRecord, BulkLine, LineError, NewBill, MAX_BULK};
+pub use bills::{BillFilter, BillRecord, BulkInput, BulkLine, LineError, NewBill, MAX_BULK};
 pub use catalog::{Agency, ApiKeyRecord, NewAgency, NewService, Principal, Service};
 pub use events::{DueEvent, EventRecord};
 pub use history::{record_history_in, HistoricPayment, HISTORY_BATCH};
