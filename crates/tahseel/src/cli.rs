@@ -64,6 +64,20 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         scale: f64,
     },
+    /// An agency's settlement statement for a Bahrain business day.
+    Statement {
+        #[arg(long)]
+        agency: String,
+        #[arg(long)]
+        date: chrono::NaiveDate,
+        #[arg(long, value_enum, default_value = "json")]
+        format: StatementFormat,
+    },
+    /// Pay a finished business day out to every agency: payable to bank, once per agency and day.
+    Settle {
+        #[arg(long)]
+        date: chrono::NaiveDate,
+    },
     /// Agency webhooks.
     Webhooks {
         #[command(subcommand)]
@@ -196,6 +210,13 @@ enum FormatArg {
 enum ImportCommand {
     /// paid_at,agency,service,channel,method,amount,reference[,payer]
     Payments { file: std::path::PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatementFormat {
+    Json,
+    Csv,
+    Camt053,
 }
 
 #[derive(Subcommand)]
@@ -384,6 +405,28 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "simulated {written} new payment(s) in {:.1} s (scenario {scenario}, seed {seed})",
                 started.elapsed().as_secs_f64()
             );
+        }
+        Command::Statement {
+            agency,
+            date,
+            format,
+        } => {
+            let statement = crate::statement::build(&store, &agency, date).await?;
+            match format {
+                StatementFormat::Json => println!("{}", serde_json::to_string_pretty(&statement)?),
+                StatementFormat::Csv => print!("{}", statement.csv()),
+                StatementFormat::Camt053 => print!("{}", statement.camt053()),
+            }
+        }
+        Command::Settle { date } => {
+            for s in crate::statement::settle(&store, date).await? {
+                let what = if s.posted {
+                    "settled"
+                } else {
+                    "already settled"
+                };
+                println!("{} {date}: {what} {} BHD", s.agency, s.amount);
+            }
         }
         Command::Webhooks {
             command: WebhooksCommand::Set { agency, url },

@@ -30,5 +30,6 @@ pub mod reconcile;
 pub mod report;
 pub mod simulate;
 pub mod simulator;
+pub mod statement;
 pub mod store;
 pub mod webhooks;

@@ -409,3 +409,41 @@ pub async fn create_bills(
         }
     }
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatementQuery {
+    /// json (default), csv or camt053.
+    format: Option<String>,
+}
+
+/// The agency's settlement statement for a Bahrain business day.
+pub async fn statement(
+    State(state): State<AppState>,
+    agency: AgencyAuth,
+    axum::extract::Path(day): axum::extract::Path<String>,
+    ApiQuery(q): ApiQuery<StatementQuery>,
+) -> Result<axum::response::Response, ApiError> {
+    let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+        .map_err(|_| Error::Invalid(format!("date {day:?} must be YYYY-MM-DD")))?;
+    let code = state
+        .store
+        .agencies()
+        .await?
+        .into_iter()
+        .find(|a| a.id == agency.id)
+        .ok_or(Error::NotFound("agency"))?
+        .code;
+    let statement = crate::statement::build(&state.store, &code, day).await?;
+    use axum::http::header::CONTENT_TYPE;
+    Ok(match q.format.as_deref().unwrap_or("json") {
+        "json" => Json(statement).into_response(),
+        "csv" => ([(CONTENT_TYPE, "text/csv; charset=utf-8")], statement.csv()).into_response(),
+        "camt053" => ([(CONTENT_TYPE, "application/xml")], statement.camt053()).into_response(),
+        other => {
+            return Err(
+                Error::Invalid(format!("format {other:?} is not json, csv or camt053")).into(),
+            )
+        }
+    })
+}

@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/agency/payments/{id}/refunds", post(agency::refund))
         .route("/agency/refunds/{id}", get(agency::get_refund))
         .route("/agency/events", get(agency::events))
+        .route("/agency/statements/{day}", get(agency::statement))
         .route("/agency/webhook", axum::routing::put(agency::set_webhook))
         .route("/agency/webhook/secrets", post(agency::rotate_secret))
         .route(

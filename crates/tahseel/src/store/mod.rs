@@ -22,6 +22,7 @@ mod ledger;
 mod payments;
 mod rollups;
 mod rows;
+mod statements;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub use payments::{
     Replayable,
 };
 pub use rollups::{Dimension, RollupDiff, RollupRow};
+pub use statements::PayableMovement;
 
 /// The connection pool of whichever backend the URL named.
 #[derive(Clone, Debug)]

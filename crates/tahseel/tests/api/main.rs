@@ -16,4 +16,5 @@ mod ledger;
 mod payments;
 mod refunds;
 mod settlement;
+mod statements;
 mod webhooks;
