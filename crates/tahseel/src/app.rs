@@ -17,6 +17,9 @@ use crate::store::Store;
 /// How long Tahseel waits for an acquirer's answer.
 pub const ACQUIRER_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a payer waits at most for an agency's system to present a bill.
+pub const AGENCY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// An acquirer this node talks to.
 #[derive(Debug, Clone)]
 pub struct AcquirerSetting {
@@ -34,6 +37,8 @@ pub struct HubConfig {
     /// Method → acquirer name; methods left out go to the first acquirer.
     pub routes: Vec<(Method, String)>,
     pub fees: Vec<(Method, Fils)>,
+    /// How long to wait for an agency's bill endpoint (default [`AGENCY_FETCH_TIMEOUT`]).
+    pub agency_fetch_timeout: Option<Duration>,
     /// How long to wait for an acquirer's answer (default [`ACQUIRER_TIMEOUT`]).
     pub acquirer_timeout: Option<Duration>,
     /// How often webhook events are sent; `None` leaves it off.
@@ -69,10 +74,15 @@ pub fn hub(store: Store, public_url: &str, config: &HubConfig) -> Result<Hub> {
         }
         acquirers.set_fee(*method, *fee);
     }
+    let agency_client = reqwest::Client::builder()
+        .timeout(config.agency_fetch_timeout.unwrap_or(AGENCY_FETCH_TIMEOUT))
+        .build()
+        .expect("HTTP client builds");
     Ok(Hub {
         store,
         acquirers,
         public_url: public_url.trim_end_matches('/').to_owned(),
+        agency_client,
     })
 }
 

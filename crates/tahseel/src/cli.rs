@@ -689,6 +689,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     let config = HubConfig {
+        agency_fetch_timeout: None,
         acquirer_timeout: Some(Duration::from_millis(args.acquirer_timeout_ms)),
         public_url: args.public_url,
         acquirers,

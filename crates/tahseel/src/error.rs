@@ -35,6 +35,8 @@ pub enum Error {
     Ledger(#[from] LedgerError),
     #[error("the acquirer could not be reached: {0}")]
     Acquirer(String),
+    #[error("the agency's billing system did not answer in time; try again in a few minutes")]
+    AgencyUnavailable(String),
     #[error("acquirer notification refused: {0}")]
     BadNotice(String),
     #[error("database error")]

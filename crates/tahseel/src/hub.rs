@@ -62,6 +62,19 @@ pub struct Hub {
     pub acquirers: Acquirers,
     /// The URL payers' browsers reach this hub at, for return links.
     pub public_url: String,
+    /// Fetches bills from agencies' own systems, with a short timeout.
+    pub agency_client: reqwest::Client,
+}
+
+/// What an agency's bill endpoint answers for a reference.
+#[derive(Debug, Deserialize)]
+struct FetchedBill {
+    payer: tahseel_core::payer::PayerId,
+    #[serde(default)]
+    amount: Option<Fils>,
+    due_date: chrono::NaiveDate,
+    #[serde(default)]
+    expires_at: Option<chrono::DateTime<Utc>>,
 }
 
 /// When the reconciler looks at what is waiting on an acquirer.
@@ -95,6 +108,91 @@ pub struct ReconcileSummary {
 }
 
 impl Hub {
+    /// A bill by agency and reference: from the hub's own bills, or, for a
+    /// service that presents its bills on lookup, from the agency's system,
+    /// which is then kept like a pushed bill.
+    pub async fn lookup_bill(
+        &self,
+        agency: &str,
+        reference: &str,
+        service: Option<&str>,
+    ) -> Result<crate::store::BillRecord> {
+        let agency = self.store.agency_by_code(agency).await?;
+        match self.store.bill_by_reference(agency.id, reference).await {
+            Err(Error::NotFound(_)) => {}
+            found => return found,
+        }
+        let fetching: Vec<crate::store::Service> = self
+            .store
+            .services(Some(&agency.code))
+            .await?
+            .into_iter()
+            .filter(|s| s.fetch_url.is_some() && service.is_none_or(|code| code == s.code))
+            .collect();
+        let service = match fetching.as_slice() {
+            [] => return Err(Error::NotFound("bill")),
+            [one] => one,
+            _ => {
+                return Err(Error::Invalid(
+                    "this agency presents bills for several services: add ?service=CODE".into(),
+                ))
+            }
+        };
+        let url = service.fetch_url.as_deref().expect("filtered on fetch_url");
+        let timestamp = Utc::now().timestamp().to_string();
+        let mut target = reqwest::Url::parse(url)
+            .map_err(|e| Error::AgencyUnavailable(format!("fetch url {url:?}: {e}")))?;
+        target
+            .query_pairs_mut()
+            .append_pair("reference", reference)
+            .append_pair("service", &service.code);
+        let mut request = self.agency_client.get(target.clone());
+        // Signed like webhooks, so the agency knows the hub is asking.
+        let target = format!("GET {target}");
+        let secrets = self.store.webhook_secrets(agency.id, Utc::now()).await?;
+        let signature: Vec<String> = secrets
+            .iter()
+            .map(|s| {
+                format!(
+                    "v1={}",
+                    crate::simulator::protocol::sign(s.as_bytes(), &timestamp, target.as_bytes())
+                )
+            })
+            .collect();
+        request = request
+            .header("tahseel-timestamp", &timestamp)
+            .header("tahseel-signature", signature.join(","));
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error::AgencyUnavailable(format!("{}: {e}", agency.code)))?;
+        match response.status() {
+            s if s == reqwest::StatusCode::NOT_FOUND => return Err(Error::NotFound("bill")),
+            s if !s.is_success() => {
+                return Err(Error::AgencyUnavailable(format!(
+                    "{} answered {s}",
+                    agency.code
+                )))
+            }
+            _ => {}
+        }
+        let fetched: FetchedBill = response.json().await.map_err(|e| {
+            Error::AgencyUnavailable(format!(
+                "{} sent a bill Tahseel cannot read: {e}",
+                agency.code
+            ))
+        })?;
+        let new = crate::store::NewBill {
+            service: service.code.clone(),
+            reference: reference.to_owned(),
+            payer: fetched.payer,
+            amount: fetched.amount,
+            due_date: fetched.due_date,
+            expires_at: fetched.expires_at.map(tahseel_core::time::truncate_micros),
+        };
+        Ok(self.store.create_bill(agency.id, new).await?.0)
+    }
+
     /// Creates a payment (or replays it), then opens the acquirer's card
     /// page session. The payment is committed before the acquirer is
     /// called, so a crash in between leaves a `created` payment holding its

@@ -353,3 +353,31 @@ pub async fn dashboard(
     );
     Ok(axum::response::Html(html).into_response())
 }
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetFetch {
+    /// The agency's endpoint for this service's bills; null to stop fetching.
+    fetch_url: Option<String>,
+}
+
+/// Makes a service present its bills from the agency's system at lookup.
+pub async fn set_fetch(
+    State(state): State<AppState>,
+    _: AdminAuth,
+    axum::extract::Path((agency, service)): axum::extract::Path<(String, String)>,
+    ApiJson(b): ApiJson<SetFetch>,
+) -> Result<impl IntoResponse, ApiError> {
+    if let Some(url) = &b.fetch_url {
+        super::agency::check_webhook_url(url)?;
+    }
+    let agency = state.store.agency_by_code(&agency).await?;
+    let service = state.store.service(agency.id, &service).await?;
+    state
+        .store
+        .set_fetch_url(service.id, b.fetch_url.as_deref())
+        .await?;
+    Ok(Json(
+        json!({"agency": agency.code, "service": service.code, "fetch_url": b.fetch_url}),
+    ))
+}

@@ -42,13 +42,25 @@ pub async fn dues_by_payer(
     ))
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DueQuery {
+    /// The service, when the agency presents bills for several.
+    service: Option<String>,
+}
+
+/// A bill by agency and reference; for services whose bills live in the
+/// agency's own system, fetched from it (503 `agency_unavailable` when it
+/// does not answer in time).
 pub async fn due_by_reference(
     State(state): State<AppState>,
     Path((agency, reference)): Path<(String, String)>,
+    ApiQuery(q): ApiQuery<DueQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let agency = state.store.agency_by_code(&agency).await?;
     Ok(Json(
-        state.store.bill_by_reference(agency.id, &reference).await?,
+        state
+            .lookup_bill(&agency, &reference, q.service.as_deref())
+            .await?,
     ))
 }
 

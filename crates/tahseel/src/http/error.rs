@@ -97,6 +97,10 @@ impl From<Error> for ApiError {
             Error::Money(_) => (S::UNPROCESSABLE_ENTITY, "invalid_amount"),
             Error::Acquirer(_) => (S::BAD_GATEWAY, "acquirer_unavailable"),
             Error::BadNotice(_) => (S::BAD_REQUEST, "notice_rejected"),
+            Error::AgencyUnavailable(detail) => {
+                tracing::warn!(%detail, "agency bill fetch failed");
+                (S::SERVICE_UNAVAILABLE, "agency_unavailable")
+            }
             Error::Ledger(_) | Error::Database(_) | Error::Migrate(_) => {
                 tracing::error!(error = ?e, "internal error");
                 return ApiError::new(S::INTERNAL_SERVER_ERROR, "internal", "something went wrong on our side; the request can be retried with the same Idempotency-Key");

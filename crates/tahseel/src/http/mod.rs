@@ -73,6 +73,10 @@ pub fn router(state: AppState) -> Router {
             get(admin::list_services).post(admin::add_service),
         )
         .route(
+            "/admin/services/{agency}/{service}/fetch",
+            axum::routing::put(admin::set_fetch),
+        )
+        .route(
             "/admin/api-keys",
             get(admin::list_keys).post(admin::create_key),
         )

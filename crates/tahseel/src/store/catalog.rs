@@ -30,6 +30,10 @@ pub struct Service {
     pub kind: ServiceKind,
     pub fee: Option<Fils>,
     pub allow_partial: bool,
+    /// The agency's endpoint that presents this service's bills on lookup
+    /// (kept out of public listings).
+    #[serde(skip_serializing)]
+    pub fetch_url: Option<String>,
 }
 
 pub struct NewAgency {
@@ -94,11 +98,12 @@ impl TryFrom<ServiceRow> for Service {
             kind,
             fee: r.fee_fils.map(Fils::new),
             allow_partial: r.allow_partial,
+            fetch_url: r.fetch_url,
         })
     }
 }
 
-const SERVICE_SELECT: &str = "SELECT s.id, s.agency_id, a.code AS agency_code, s.code, s.name_en, s.name_ar, s.kind, s.fee_fils, s.allow_partial FROM services s JOIN agencies a ON a.id = s.agency_id";
+const SERVICE_SELECT: &str = "SELECT s.id, s.agency_id, a.code AS agency_code, s.code, s.name_en, s.name_ar, s.kind, s.fee_fils, s.allow_partial, s.fetch_url FROM services s JOIN agencies a ON a.id = s.agency_id";
 
 impl Store {
     /// Adds an agency, or returns the existing one with the same code and
@@ -228,6 +233,14 @@ impl Store {
                 .await?;
         });
         Ok((record, key))
+    }
+
+    /// Sets (or clears) the endpoint a service's bills are fetched from.
+    pub async fn set_fetch_url(&self, service_id: Uuid, url: Option<&str>) -> Result<()> {
+        on_db!(pool self, |c, pg| {
+            sqlx::query("UPDATE services SET fetch_url = $1 WHERE id = $2").bind(url).bind(service_id).execute(c).await?;
+        });
+        Ok(())
     }
 
     /// True once any administrator key that is not revoked exists.

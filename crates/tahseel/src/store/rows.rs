@@ -25,6 +25,7 @@ pub(super) struct ServiceRow {
     pub kind: String,
     pub fee_fils: Option<i64>,
     pub allow_partial: bool,
+    pub fetch_url: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]

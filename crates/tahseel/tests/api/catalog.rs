@@ -201,5 +201,81 @@ async fn agencies_never_see_each_others_objects() {
             )
             .await;
         assert_eq!(own.body["payments"].as_array().unwrap().len(), 1);
+
+        // A GDT refund, GDT's events and statement: none of them EWA's.
+        let refund = app
+            .call(
+                Method::POST,
+                &format!("/api/v1/agency/payments/{payment}/refunds"),
+                Some(&gdt),
+                Some("x-1"),
+                Some(json!({"amount": "1.000", "reason": "x"})),
+            )
+            .await;
+        let refund_id = refund.body["id"].as_str().unwrap();
+        let r = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/agency/refunds/{refund_id}"),
+                Some(&ewa),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        let theirs = app
+            .call(
+                Method::GET,
+                "/api/v1/agency/events?after=0",
+                Some(&gdt),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(
+            theirs.body["events"].as_array().unwrap().len(),
+            2,
+            "{}: capture and refund",
+            app.label
+        );
+        let mine = app
+            .call(
+                Method::GET,
+                "/api/v1/agency/events?after=0",
+                Some(&ewa),
+                None,
+                None,
+            )
+            .await;
+        assert!(mine.body["events"].as_array().unwrap().is_empty());
+        let today = tahseel_core::time::to_local(chrono::Utc::now()).date_naive();
+        let statement = app
+            .call(
+                Method::GET,
+                &format!("/api/v1/agency/statements/{today}"),
+                Some(&ewa),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(statement.body["collections"], "0.000");
+        assert!(statement.body["entries"].as_array().unwrap().is_empty());
+        // An administrator key is not an agency key, and no key is no access.
+        for path in [
+            "/api/v1/agency/bills",
+            "/api/v1/agency/payments",
+            "/api/v1/agency/events",
+        ] {
+            assert_eq!(
+                app.call(Method::GET, path, Some(&app.admin_key), None, None)
+                    .await
+                    .status,
+                StatusCode::FORBIDDEN
+            );
+            assert_eq!(
+                app.call(Method::GET, path, None, None, None).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
     }
 }

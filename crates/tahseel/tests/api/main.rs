@@ -12,6 +12,7 @@ mod catalog;
 mod concurrency;
 mod crash;
 mod errors;
+mod fetch;
 mod ledger;
 mod payments;
 mod refunds;
