@@ -328,11 +328,7 @@ async fn live_captures_and_refunds_move_the_rollups_and_net_reports() {
 
         // A rollup tampered with is found, and rebuilt from the ledger.
         let tamper = "UPDATE daily_rollups SET captured_fils = captured_fils + 1";
-        match &app.store {
-            tahseel::store::Store::Sqlite(p) => sqlx::query(tamper).execute(p).await.map(|_| ()),
-            tahseel::store::Store::Postgres(p) => sqlx::query(tamper).execute(p).await.map(|_| ()),
-        }
-        .unwrap();
+        app.exec(tamper).await.unwrap();
         let out = app.cli(&["rollups", "verify"]);
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stdout).contains("GDT/traffic-fines"));

@@ -303,6 +303,14 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Runs raw SQL on the test's database, as an intruder or a bug would.
+    pub async fn exec(&self, sql: &'static str) -> Result<(), sqlx::Error> {
+        match &self.store {
+            Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        }
+    }
+
     /// One reconciler pass that looks at everything waiting, however recent.
     pub async fn reconcile(&self) -> tahseel::hub::ReconcileSummary {
         let now = ReconcileConfig {

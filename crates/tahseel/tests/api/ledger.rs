@@ -12,28 +12,13 @@ async fn ledger_verify_passes_on_a_sound_ledger_and_names_a_corrupted_entry() {
         app.assert_ledger_ok().await;
 
         // Entries cannot be edited in place...
-        let edit = match &app.store {
-            tahseel::store::Store::Sqlite(p) => sqlx::query("UPDATE postings SET amount_fils = 1")
-                .execute(p)
-                .await
-                .map(|_| ()),
-            tahseel::store::Store::Postgres(p) => {
-                sqlx::query("UPDATE postings SET amount_fils = 1")
-                    .execute(p)
-                    .await
-                    .map(|_| ())
-            }
-        };
+        let edit = app.exec("UPDATE postings SET amount_fils = 1").await;
         assert!(edit.is_err(), "{}: the ledger is append-only", app.label);
 
         // ...but a rogue posting appended to an entry unbalances it.
         let corrupt = "INSERT INTO postings (entry_id, account, side, amount_fils) \
                        SELECT MIN(id), 'agency:GDT:payable', 'credit', 1 FROM journal_entries";
-        match &app.store {
-            tahseel::store::Store::Sqlite(p) => sqlx::query(corrupt).execute(p).await.map(|_| ()),
-            tahseel::store::Store::Postgres(p) => sqlx::query(corrupt).execute(p).await.map(|_| ()),
-        }
-        .unwrap();
+        app.exec(corrupt).await.unwrap();
         let out = app.cli(&["ledger", "verify"]);
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(!out.status.success(), "{}: {stdout}", app.label);
