@@ -179,9 +179,9 @@ pub async fn run(
             "unknown scenario {scenario:?}; the one there is: bahrain-2018-h1"
         )));
     }
-    if !(scale > 0.0 && scale <= 1.0) {
+    if !(scale > 0.0 && scale <= 20.0) {
         return Err(Error::Invalid(
-            "--scale must be above 0 and at most 1".into(),
+            "--scale must be above 0 and at most 20".into(),
         ));
     }
     crate::demo::load(store).await?;
