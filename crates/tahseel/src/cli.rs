@@ -498,7 +498,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Migrate => println!("migrations applied ({})", store.backend_name()),
-        Command::Demo => print_demo(&store).await?,
+        Command::Demo => print_demo(&store, None).await?,
         Command::Agency {
             command:
                 AgencyCommand::Add {
@@ -664,7 +664,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         acquirers.push(AcquirerSetting { name, url, secret });
     }
     if args.demo {
-        print_demo(&store).await?;
+        print_demo(&store, Some(args.listen)).await?;
         if acquirers.is_empty() {
             // The demo runs its own simulated acquirer, sharing a secret kept in the database.
             let secret = store.hub_secret("demo_acquirer_sim").await?;
@@ -731,7 +731,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn print_demo(store: &Store) -> anyhow::Result<()> {
+async fn print_demo(store: &Store, listen: Option<SocketAddr>) -> anyhow::Result<()> {
     let bills = crate::demo::load(store).await?;
     println!("Demo bills (payer · agency/service · reference · outstanding BHD · state):");
     for b in &bills {
@@ -745,7 +745,9 @@ async fn print_demo(store: &Store) -> anyhow::Result<()> {
             b.state.as_str()
         );
     }
-    println!("Look them up with: curl 'http://127.0.0.1:8080/api/v1/dues?payer=850101234'");
+    if let Some(addr) = listen {
+        println!("Look them up with: curl 'http://{addr}/api/v1/dues?payer=850101234'");
+    }
     if !store.has_admin_key().await? {
         let (_, key) = store.create_api_key(None).await?;
         println!(
