@@ -17,5 +17,6 @@ mod ledger;
 mod payments;
 mod refunds;
 mod settlement;
+mod simulation;
 mod statements;
 mod webhooks;
