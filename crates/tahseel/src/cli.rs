@@ -78,6 +78,24 @@ enum Command {
         #[arg(long)]
         date: chrono::NaiveDate,
     },
+    /// Measure captures per second, latencies, pgbench, fsync, postings and reports on this machine.
+    Bench {
+        /// Also measure on this PostgreSQL server (a fresh database is made there).
+        #[arg(long)]
+        postgres_url: Option<String>,
+        /// Concurrent clients, comma-separated.
+        #[arg(long, default_value = "1,16,128", value_delimiter = ',')]
+        clients: Vec<usize>,
+        /// Seconds per measurement.
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        /// A database with many payments (from `simulate --scale 10`) to time a report on.
+        #[arg(long)]
+        report_db: Option<String>,
+        /// A short run that only shows every part works (CI).
+        #[arg(long)]
+        smoke: bool,
+    },
     /// Agency webhooks.
     Webhooks {
         #[command(subcommand)]
@@ -405,6 +423,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "simulated {written} new payment(s) in {:.1} s (scenario {scenario}, seed {seed})",
                 started.elapsed().as_secs_f64()
             );
+        }
+        Command::Bench {
+            postgres_url,
+            clients,
+            seconds,
+            report_db,
+            smoke,
+        } => {
+            let (clients, seconds) = if smoke {
+                (vec![1, 4], 0.5)
+            } else {
+                (clients, seconds)
+            };
+            let table = crate::bench::run(crate::bench::BenchOptions {
+                postgres_url,
+                clients,
+                seconds,
+                report_db,
+            })
+            .await?;
+            print!("{table}");
         }
         Command::Statement {
             agency,

@@ -18,6 +18,7 @@
 pub mod acquirer;
 pub mod app;
 pub mod auth;
+pub mod bench;
 pub mod charts;
 pub mod cli;
 pub mod demo;

@@ -1,0 +1,421 @@
+//! `tahseel bench`: what this machine can do, measured in one run against
+//! servers the command starts itself. Captured payments per second end to
+//! end over HTTP (create → card page → signed notice → capture → ledger →
+//! outbox) with request latencies at several client counts; beside them,
+//! PostgreSQL's own TPC-B-like rate (pgbench) on the same server and the
+//! disk's durable-write rate; ledger postings per second without HTTP; a
+//! report over a large database; and this process's peak memory.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use tahseel_core::payer::PayerId;
+use tahseel_core::payment::{Channel, Method};
+use tahseel_core::Fils;
+use uuid::Uuid;
+
+use crate::app::{AcquirerSetting, HubConfig};
+use crate::error::{Error, Result};
+use crate::store::{AcquirerOutcome, NewBill, NewPayment, Store};
+
+pub struct BenchOptions {
+    /// A PostgreSQL server to measure beside SQLite (a fresh database is made on it).
+    pub postgres_url: Option<String>,
+    pub clients: Vec<usize>,
+    pub seconds: f64,
+    /// A database holding many payments, to time a report on.
+    pub report_db: Option<String>,
+}
+
+/// Latency percentiles of one kind of request, in milliseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Percentiles {
+    pub p50: f64,
+    pub p99: f64,
+    pub p999: f64,
+}
+
+fn percentiles(mut samples: Vec<Duration>) -> Percentiles {
+    samples.sort();
+    let at = |q: f64| {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        let i = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len()) - 1;
+        samples[i].as_secs_f64() * 1000.0
+    };
+    Percentiles {
+        p50: at(0.50),
+        p99: at(0.99),
+        p999: at(0.999),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpRun {
+    pub backend: &'static str,
+    pub clients: usize,
+    pub captures_per_sec: f64,
+    pub create: Percentiles,
+    pub pay: Percentiles,
+    pub pgbench_tps: Option<f64>,
+}
+
+/// Durable writes per second: 4 KiB written and `fdatasync`ed in a loop.
+pub fn fsync_rate(dir: &std::path::Path, seconds: f64) -> Result<f64> {
+    use std::io::Write;
+    let path = dir.join("fsync-probe");
+    let mut file =
+        std::fs::File::create(&path).map_err(|e| Error::Invalid(format!("fsync probe: {e}")))?;
+    let block = [0u8; 4096];
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed().as_secs_f64() < seconds {
+        file.write_all(&block)
+            .and_then(|_| file.sync_data())
+            .map_err(|e| Error::Invalid(format!("fsync probe: {e}")))?;
+        n += 1;
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(n as f64 / started.elapsed().as_secs_f64())
+}
+
+/// PostgreSQL's TPC-B-like transactions per second at `clients`, by pgbench.
+pub fn pgbench(url: &str, clients: usize, seconds: f64) -> Result<f64> {
+    let out = std::process::Command::new("pgbench")
+        .args([
+            "-n",
+            "-b",
+            "tpcb-like",
+            "-c",
+            &clients.to_string(),
+            "-j",
+            &clients.min(2).to_string(),
+            "-T",
+        ])
+        .arg(format!("{}", seconds.ceil().max(1.0) as u64))
+        .arg(url)
+        .output()
+        .map_err(|e| Error::Invalid(format!("pgbench: {e}")))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find_map(|l| {
+            l.strip_prefix("tps = ")
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+        })
+        .ok_or_else(|| {
+            Error::Invalid(format!(
+                "pgbench gave no tps: {text}{}",
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        })
+}
+
+fn pgbench_init(url: &str) -> Result<()> {
+    let out = std::process::Command::new("pgbench")
+        .args(["-i", "-q", "-s", "10", url])
+        .output()
+        .map_err(|e| Error::Invalid(format!("pgbench: {e}")))?;
+    if !out.status.success() {
+        return Err(Error::Invalid(format!(
+            "pgbench -i: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    Ok(())
+}
+
+/// Makes `count` open bills to pay during a run (not timed).
+async fn bills(store: &Store, count: usize) -> Result<Vec<Uuid>> {
+    let agency = store.agency_by_code("GDT").await?;
+    let run = Uuid::now_v7().simple().to_string();
+    let mut ids = Vec::with_capacity(count);
+    for chunk in (0..count)
+        .collect::<Vec<_>>()
+        .chunks(crate::store::MAX_BULK)
+    {
+        let lines = chunk
+            .iter()
+            .map(|i| {
+                let new = NewBill {
+                    service: "traffic-fines".into(),
+                    reference: format!("BENCH-{run}-{i}"),
+                    payer: PayerId::parse("850101234").expect("valid CPR"),
+                    amount: Some(Fils::new(10_000)),
+                    due_date: NaiveDate::from_ymd_opt(2030, 1, 1).expect("valid date"),
+                    expires_at: None,
+                };
+                (*i, Ok(new))
+            })
+            .collect();
+        match store.create_bills(agency.id, lines).await? {
+            Ok(made) => ids.extend(made.into_iter().map(|b| b.id)),
+            Err(bad) => return Err(Error::Invalid(format!("bench bills: {bad:?}"))),
+        }
+    }
+    Ok(ids)
+}
+
+/// Captured payments per second over HTTP with `clients` at once.
+async fn http_run(
+    store: &Store,
+    backend: &'static str,
+    clients: usize,
+    seconds: f64,
+) -> Result<HttpRun> {
+    let secret = "bench-acquirer".to_owned();
+    let (sim_addr, _sim, sim_task) = crate::simulator::start(
+        "127.0.0.1:0".parse().expect("addr"),
+        secret.clone(),
+        Duration::from_secs(900),
+        None,
+    )
+    .await
+    .map_err(|e| Error::Invalid(format!("simulator: {e}")))?;
+    let config = HubConfig {
+        acquirers: vec![AcquirerSetting {
+            name: "sim".into(),
+            url: format!("http://{sim_addr}"),
+            secret,
+        }],
+        ..HubConfig::default()
+    };
+    let server = crate::app::start(
+        store.clone(),
+        "127.0.0.1:0".parse().expect("addr"),
+        config,
+        std::future::pending(),
+    )
+    .await
+    .map_err(|e| Error::Invalid(format!("server: {e}")))?;
+    // Enough bills that no client runs out: a generous guess at the rate.
+    let bill_ids = Arc::new(bills(store, (clients * 40 + 2000) * seconds.ceil() as usize).await?);
+    let next = Arc::new(AtomicUsize::new(0));
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("client");
+    let base = format!("http://{}", server.addr);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs_f64(seconds);
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..clients {
+        let (client, base, bill_ids, next) =
+            (client.clone(), base.clone(), bill_ids.clone(), next.clone());
+        tasks.spawn(async move {
+            let mut creates = Vec::new();
+            let mut pays = Vec::new();
+            let mut done = 0usize;
+            while Instant::now() < deadline {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(bill) = bill_ids.get(i) else { break };
+                let t = Instant::now();
+                let created: serde_json::Value = match client
+                    .post(format!("{base}/api/v1/payments"))
+                    .header("Idempotency-Key", Uuid::now_v7().to_string())
+                    .json(&serde_json::json!({"channel": "mobile", "method": "debit", "lines": [{"bill_id": bill, "amount": "10.000"}]}))
+                    .send()
+                    .await
+                {
+                    Ok(r) => r.json().await.unwrap_or_default(),
+                    Err(_) => continue,
+                };
+                creates.push(t.elapsed());
+                let Some(page) = created["next_url"].as_str() else { continue };
+                let t = Instant::now();
+                let paid = client
+                    .post(page)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body("card_number=4111111111111111&expiry=12%2F39&cvv=123")
+                    .send()
+                    .await;
+                if paid.is_ok_and(|r| r.status().is_redirection()) {
+                    pays.push(t.elapsed());
+                    done += 1;
+                }
+            }
+            (creates, pays, done)
+        });
+    }
+    let (mut creates, mut pays, mut done) = (Vec::new(), Vec::new(), 0);
+    while let Some(r) = tasks.join_next().await {
+        let (c, p, d) = r.map_err(|e| Error::Invalid(format!("client: {e}")))?;
+        creates.extend(c);
+        pays.extend(p);
+        done += d;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    server.task.abort();
+    sim_task.abort();
+    Ok(HttpRun {
+        backend,
+        clients,
+        captures_per_sec: done as f64 / elapsed,
+        create: percentiles(creates),
+        pay: percentiles(pays),
+        pgbench_tps: None,
+    })
+}
+
+/// Ledger postings per second through the store's own capture path, no HTTP:
+/// create, send to the acquirer, capture (two postings each).
+async fn postings_rate(store: &Store, seconds: f64) -> Result<f64> {
+    let ids = bills(store, 20_000).await?;
+    let started = Instant::now();
+    let mut captured = 0usize;
+    for (n, bill) in ids.iter().enumerate() {
+        if started.elapsed().as_secs_f64() >= seconds {
+            break;
+        }
+        let new = NewPayment {
+            channel: Channel::Counter,
+            method: Method::Debit,
+            lines: vec![(*bill, Fils::new(10_000))],
+            fee: Fils::ZERO,
+            acquirer: "bench".into(),
+            idempotency_key: format!("bench-{}", Uuid::now_v7()),
+            request_hash: String::new(),
+        };
+        let payment = store.create_payment(new).await?.into_inner();
+        let acquirer_ref = format!("bench-{n}-{}", payment.id);
+        store
+            .mark_pending(payment.id, &acquirer_ref, "about:blank")
+            .await?;
+        let outcome = AcquirerOutcome::Approved {
+            acquirer_ref,
+            amount: payment.total,
+            card_brand: "visa".into(),
+            card_last4: "1111".into(),
+        };
+        store.apply_outcome(payment.id, &outcome).await?;
+        captured += 1;
+    }
+    Ok(captured as f64 * 2.0 / started.elapsed().as_secs_f64())
+}
+
+/// Median of ten runs of the 2018-H1 report by service, in milliseconds.
+async fn report_ms(url: &str) -> Result<(f64, i64)> {
+    use crate::report::{build, Period, ReportRequest};
+    let store = Store::connect(url).await?;
+    store.migrate().await?;
+    let mut times = Vec::new();
+    let mut count = 0;
+    for _ in 0..10 {
+        let t = Instant::now();
+        let r = build(
+            &store,
+            ReportRequest {
+                period: Period::parse("2018-H1")?,
+                compare: None,
+                by: vec![crate::store::Dimension::Service],
+                net: false,
+            },
+        )
+        .await?;
+        times.push(t.elapsed());
+        count = r.total.count + r.total.compare_count;
+    }
+    Ok((percentiles(times).p50, count))
+}
+
+/// The peak resident memory of this process, in MiB.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Runs everything and returns the table as text.
+pub async fn run(opts: BenchOptions) -> Result<String> {
+    let dir = tempfile_dir()?;
+    let mut out = String::new();
+    let fsyncs = fsync_rate(&dir, opts.seconds.min(2.0))?;
+    out.push_str(&format!(
+        "disk: {fsyncs:.0} fdatasync'd 4 KiB writes per second ({})\n",
+        dir.display()
+    ));
+    let mut stores: Vec<(&'static str, Store, Option<String>)> = Vec::new();
+    let sqlite = Store::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?;
+    stores.push(("sqlite", sqlite, None));
+    if let Some(url) = &opts.postgres_url {
+        let name = format!("tahseel_bench_{}", Uuid::now_v7().simple());
+        let admin = Store::connect(url).await?;
+        if let Store::Postgres(pool) = &admin {
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(pool)
+                .await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "CREATE DATABASE {name}_pgbench"
+            )))
+            .execute(pool)
+            .await?;
+        }
+        let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
+        let pgbench_url = format!("{base}/{name}_pgbench");
+        pgbench_init(&pgbench_url)?;
+        stores.push((
+            "postgres",
+            Store::connect(&format!("{base}/{name}")).await?,
+            Some(pgbench_url),
+        ));
+    }
+    out.push_str("\nbackend   clients  captures/s  create p50/p99/p99.9 ms   pay p50/p99/p99.9 ms   pgbench tps  captures/tps  captures/fsync\n");
+    for (backend, store, pgbench_url) in &stores {
+        store.migrate().await?;
+        crate::demo::load(store).await?;
+        for &clients in &opts.clients {
+            let mut run = http_run(store, backend, clients, opts.seconds).await?;
+            if let Some(url) = pgbench_url {
+                run.pgbench_tps = Some(pgbench(url, clients, opts.seconds)?);
+            }
+            let tps = run
+                .pgbench_tps
+                .map(|t| format!("{t:>11.0}"))
+                .unwrap_or_else(|| format!("{:>11}", "-"));
+            let ratio = run
+                .pgbench_tps
+                .map(|t| format!("{:>12.2}", run.captures_per_sec / t))
+                .unwrap_or_else(|| format!("{:>12}", "-"));
+            out.push_str(&format!(
+                "{:<9} {:>7}  {:>10.0}  {:>6.1} {:>6.1} {:>7.1}    {:>6.1} {:>6.1} {:>7.1}  {tps}  {ratio}  {:>14.3}\n",
+                run.backend,
+                run.clients,
+                run.captures_per_sec,
+                run.create.p50,
+                run.create.p99,
+                run.create.p999,
+                run.pay.p50,
+                run.pay.p99,
+                run.pay.p999,
+                run.captures_per_sec / fsyncs,
+            ));
+        }
+        let postings = postings_rate(store, opts.seconds).await?;
+        out.push_str(&format!("{backend}: {postings:.0} ledger postings per second in process (create, send, capture; one at a time)\n"));
+    }
+    if let Some(url) = &opts.report_db {
+        let (ms, count) = report_ms(url).await?;
+        out.push_str(&format!("report 2018-H1 by service over a database of {count} transactions in the two half-years: {ms:.1} ms (median of 10)\n"));
+    }
+    if let Some(mib) = peak_rss_mib() {
+        out.push_str(&format!("peak RSS of this process (servers, simulator and load clients together): {mib:.0} MiB\n"));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(out)
+}
+
+fn tempfile_dir() -> Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("tahseel-bench-{}", Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Invalid(format!("{}: {e}", dir.display())))?;
+    Ok(dir)
+}
