@@ -436,14 +436,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 (clients, seconds)
             };
-            let table = crate::bench::run(crate::bench::BenchOptions {
+            // The table is printed as it is measured.
+            crate::bench::run(crate::bench::BenchOptions {
                 postgres_url,
                 clients,
                 seconds,
                 report_db,
             })
             .await?;
-            print!("{table}");
         }
         Command::Statement {
             agency,
