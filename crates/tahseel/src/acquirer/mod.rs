@@ -140,8 +140,4 @@ impl Acquirers {
     pub fn by_name(&self, name: &str) -> Option<&Arc<dyn Acquirer>> {
         self.by_name.get(name)
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.by_name.keys().map(String::as_str)
-    }
 }

@@ -426,15 +426,7 @@ pub async fn statement(
 ) -> Result<axum::response::Response, ApiError> {
     let day = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
         .map_err(|_| Error::Invalid(format!("date {day:?} must be YYYY-MM-DD")))?;
-    let code = state
-        .store
-        .agencies()
-        .await?
-        .into_iter()
-        .find(|a| a.id == agency.id)
-        .ok_or(Error::NotFound("agency"))?
-        .code;
-    let statement = crate::statement::build(&state.store, &code, day).await?;
+    let statement = crate::statement::build(&state.store, &agency.code, day).await?;
     use axum::http::header::CONTENT_TYPE;
     Ok(match q.format.as_deref().unwrap_or("json") {
         "json" => Json(statement).into_response(),

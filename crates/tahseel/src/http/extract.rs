@@ -123,13 +123,14 @@ async fn principal(parts: &Parts, state: &AppState) -> Result<Principal, ApiErro
 /// An agency's API key: every agency endpoint is scoped to this agency.
 pub struct AgencyAuth {
     pub id: Uuid,
+    pub code: String,
 }
 
 impl FromRequestParts<AppState> for AgencyAuth {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         match principal(parts, state).await? {
-            Principal::Agency { id, .. } => Ok(AgencyAuth { id }),
+            Principal::Agency { id, code } => Ok(AgencyAuth { id, code }),
             Principal::Admin => Err(ApiError::forbidden()),
         }
     }

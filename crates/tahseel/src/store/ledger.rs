@@ -1,7 +1,7 @@
 //! Writing journal entries and checking the ledger.
 
 use serde::Serialize;
-use tahseel_core::ledger::{AccountId, JournalEntry, Side};
+use tahseel_core::ledger::{JournalEntry, Side};
 use tahseel_core::Fils;
 use uuid::Uuid;
 
@@ -118,15 +118,6 @@ impl Store {
                 })
             })
             .collect()
-    }
-
-    pub async fn balance(&self, account: &AccountId) -> Result<Fils> {
-        let all = self.balances().await?;
-        Ok(all
-            .into_iter()
-            .find(|b| b.account == account.as_str())
-            .map(|b| b.net_debit)
-            .unwrap_or_default())
     }
 
     /// Recomputes every entry's balance and every account's totals from the
