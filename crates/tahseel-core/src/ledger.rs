@@ -40,6 +40,16 @@ impl AccountId {
     pub fn settlement_bank() -> Self {
         AccountId("bank:settlement".to_owned())
     }
+    /// Cash a kiosk has taken and holds in its cash box until it is
+    /// collected (an asset).
+    pub fn kiosk_cash(kiosk: &str) -> Self {
+        AccountId(format!("kiosk:{kiosk}:cash"))
+    }
+    /// Differences between counted cash boxes and the ledger: a debit
+    /// balance is cash missing, a credit balance cash found over.
+    pub fn cash_over_short() -> Self {
+        AccountId("cash:over_short".to_owned())
+    }
     pub fn from_stored(name: String) -> Self {
         AccountId(name)
     }
@@ -67,6 +77,7 @@ text_enum! {
         RefundPaid => "refund_paid",
         RefundReversed => "refund_reversed",
         Settlement => "settlement",
+        CashCollected => "cash_collected",
     }
 }
 
@@ -145,6 +156,54 @@ impl JournalEntry {
             AccountId::agency_payable(agency),
             amount,
         )
+    }
+
+    /// A bill line paid in cash at a kiosk: the cash box holds it, we owe
+    /// the agency.
+    pub fn cash_capture(
+        kiosk: &str,
+        agency: &AgencyCode,
+        amount: Fils,
+    ) -> Result<Self, LedgerError> {
+        Self::transfer(
+            EntryKind::Capture,
+            AccountId::kiosk_cash(kiosk),
+            AccountId::agency_payable(agency),
+            amount,
+        )
+    }
+
+    /// A kiosk's cash box emptied into the bank: the box account is cleared
+    /// of what the ledger says it held (`expected`), the bank gets what was
+    /// counted, and any difference goes to over/short.
+    pub fn cash_collected(kiosk: &str, expected: Fils, counted: Fils) -> Result<Self, LedgerError> {
+        let mut postings = vec![
+            Posting {
+                account: AccountId::settlement_bank(),
+                side: Side::Debit,
+                amount: counted,
+            },
+            Posting {
+                account: AccountId::kiosk_cash(kiosk),
+                side: Side::Credit,
+                amount: expected,
+            },
+        ];
+        if counted < expected {
+            postings.push(Posting {
+                account: AccountId::cash_over_short(),
+                side: Side::Debit,
+                amount: expected.checked_sub(counted)?,
+            });
+        } else if counted > expected {
+            postings.push(Posting {
+                account: AccountId::cash_over_short(),
+                side: Side::Credit,
+                amount: counted.checked_sub(expected)?,
+            });
+        }
+        postings.retain(|p| p.amount > Fils::ZERO);
+        Self::new(EntryKind::CashCollected, postings)
     }
 
     /// A payment's fee: collected with the bills, owed to no agency.

@@ -47,6 +47,7 @@ pub struct HubConfig {
     /// How often the reconciler runs; `None` leaves it off.
     pub reconcile_every: Option<Duration>,
     pub reconcile: ReconcileConfig,
+    pub portal: crate::portal::PortalConfig,
 }
 
 /// Builds the hub: connectors for each acquirer, routes and fees.
@@ -83,6 +84,7 @@ pub fn hub(store: Store, public_url: &str, config: &HubConfig) -> Result<Hub> {
         acquirers,
         public_url: public_url.trim_end_matches('/').to_owned(),
         agency_client,
+        portal: config.portal.clone(),
     })
 }
 
@@ -106,6 +108,10 @@ pub async fn start(
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
+    let mut config = config;
+    if config.portal.dev_idp && config.portal.oidc.is_none() {
+        config.portal.oidc = Some(crate::portal::dev_idp::config(&store, &public_url).await?);
+    }
     let hub = Arc::new(hub(store, &public_url, &config)?);
     if let Some(every) = config.reconcile_every {
         tokio::spawn(hub.clone().run_reconciler(every, config.reconcile));

@@ -277,6 +277,7 @@ async fn postings_rate(store: &Store, seconds: f64) -> Result<f64> {
             lines: vec![(*bill, Fils::new(10_000))],
             fee: Fils::ZERO,
             acquirer: "bench".into(),
+            kiosk: None,
             idempotency_key: format!("bench-{}", Uuid::now_v7()),
             request_hash: String::new(),
         };

@@ -115,6 +115,11 @@ enum Command {
     Migrate,
     /// Load the demo agencies, services and bills and print the bills.
     Demo,
+    /// Manage kiosks and count their cash boxes.
+    Kiosk {
+        #[command(subcommand)]
+        command: KioskCommand,
+    },
     /// Manage agencies.
     Agency {
         #[command(subcommand)]
@@ -183,6 +188,20 @@ struct ServeArgs {
     /// Expire a payment that never reached an acquirer after this many seconds.
     #[arg(long, default_value_t = 900)]
     expire_unsent_after_secs: u64,
+    /// A kiosk screen clears itself and ends the visit after this many idle seconds.
+    #[arg(long, default_value_t = 90)]
+    kiosk_idle_secs: u64,
+    /// The national identity provider's issuer URL, for citizen sign-in (OpenID Connect).
+    #[arg(long, env = "TAHSEEL_OIDC_ISSUER", requires_all = ["oidc_client_id", "oidc_client_secret"])]
+    oidc_issuer: Option<String>,
+    #[arg(long, env = "TAHSEEL_OIDC_CLIENT_ID")]
+    oidc_client_id: Option<String>,
+    #[arg(long, env = "TAHSEEL_OIDC_CLIENT_SECRET", hide_env_values = true)]
+    oidc_client_secret: Option<String>,
+    /// Serve the development identity provider at /dev-idp and sign citizens in
+    /// through it (on with --demo unless --oidc-issuer is given). Never in production.
+    #[arg(long)]
+    dev_idp: bool,
 }
 
 #[derive(Args)]
@@ -319,6 +338,44 @@ struct ServiceAdd {
     name_en: String,
     #[arg(long)]
     name_ar: String,
+}
+
+#[derive(Subcommand)]
+enum KioskCommand {
+    /// Register a kiosk; its key is printed once, alone on the last line.
+    Add {
+        /// Like MUH-01: capital letters, digits and dashes.
+        #[arg(long)]
+        code: String,
+        #[arg(long)]
+        name_en: String,
+        #[arg(long)]
+        name_ar: String,
+    },
+    /// List kiosks.
+    List,
+    /// Stop a kiosk's key from working.
+    Revoke {
+        #[arg(long)]
+        kiosk: String,
+    },
+    /// Reconcile a counted cash box against the ledger and empty it there:
+    /// prints what the ledger expected, what was counted and the difference.
+    Cashup {
+        #[arg(long)]
+        kiosk: String,
+        /// The cash counted in the box, in BHD (like 245.500).
+        #[arg(long)]
+        counted: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: CashupFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum CashupFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -556,6 +613,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 .await?;
             println!("agency {} ({})", agency.code, agency.id);
         }
+        Command::Kiosk { command } => kiosk(&store, command).await?,
         Command::Agency {
             command: AgencyCommand::List,
         } => {
@@ -715,6 +773,21 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             )
             .await?;
             println!("Simulated acquirer on http://{addr} (test card 4111 1111 1111 1111)");
+            if store.kiosks().await?.is_empty() {
+                let (kiosk, key) = store
+                    .add_kiosk(
+                        "DEMO-01",
+                        tahseel_core::agency::Names {
+                            en: "Demo kiosk".into(),
+                            ar: "كشك تجريبي".into(),
+                        },
+                    )
+                    .await?;
+                println!(
+                    "Demo kiosk {}: open /kiosk and activate it with the key {key}",
+                    kiosk.code
+                );
+            }
             acquirers.push(AcquirerSetting {
                 name: "sim".into(),
                 url: format!("http://{addr}"),
@@ -756,6 +829,24 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
         reconcile: ReconcileConfig {
             pending_after: Duration::from_millis(args.reconcile_after_ms),
             created_after: Duration::from_secs(args.expire_unsent_after_secs),
+        },
+        portal: crate::portal::PortalConfig {
+            kiosk_idle: Duration::from_secs(args.kiosk_idle_secs.max(5)),
+            oidc: match (
+                args.oidc_issuer,
+                args.oidc_client_id,
+                args.oidc_client_secret,
+            ) {
+                (Some(issuer), Some(client_id), Some(client_secret)) => {
+                    Some(crate::portal::signin::OidcConfig {
+                        issuer,
+                        client_id,
+                        client_secret,
+                    })
+                }
+                _ => None,
+            },
+            dev_idp: args.dev_idp || args.demo,
         },
     };
     let running = crate::app::start(store.clone(), args.listen, config, shutdown_signal()).await?;
@@ -812,4 +903,66 @@ async fn shutdown_signal() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down");
+}
+
+async fn kiosk(store: &Store, command: KioskCommand) -> anyhow::Result<()> {
+    match command {
+        KioskCommand::Add {
+            code,
+            name_en,
+            name_ar,
+        } => {
+            let (kiosk, key) = store
+                .add_kiosk(&code, Names::new(&name_en, &name_ar)?)
+                .await?;
+            println!("Kiosk {} added. Its key, shown only now:", kiosk.code);
+            println!("{key}");
+        }
+        KioskCommand::List => {
+            for k in store.kiosks().await? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}\t{state}", k.code, k.name.en, k.name.ar);
+            }
+        }
+        KioskCommand::Revoke { kiosk } => {
+            store.revoke_kiosk(&kiosk).await?;
+            println!("Kiosk {kiosk} revoked.");
+        }
+        KioskCommand::Cashup {
+            kiosk,
+            counted,
+            format,
+        } => {
+            let counted = Fils::parse(counted.trim())?;
+            let c = store.cashup(&kiosk, counted).await?;
+            match format {
+                CashupFormat::Json => println!("{}", serde_json::to_string_pretty(&c)?),
+                CashupFormat::Text => {
+                    println!(
+                        "Kiosk {}: {} cash payments since {}",
+                        c.kiosk,
+                        c.payments,
+                        c.since
+                            .map(|t| tahseel_core::time::to_local(t).to_rfc3339())
+                            .unwrap_or_else(|| "it was installed".into())
+                    );
+                    println!("  expected (ledger)  BHD {}", c.expected);
+                    println!("  counted            BHD {}", c.counted);
+                    let verdict = if c.difference.is_negative() {
+                        "short"
+                    } else if c.difference.is_positive() {
+                        "over"
+                    } else {
+                        "balanced"
+                    };
+                    println!("  difference         BHD {} ({verdict})", c.difference);
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -22,6 +22,46 @@ pub struct PaymentRequest {
     pub channel: Channel,
     pub method: Method,
     pub lines: Vec<LineRequest>,
+    /// Where the acquirer sends the payer back, such as an app's deep link
+    /// (`bh-gov-app://payments`); `payment_id` is added to it. Left out,
+    /// the payer comes back to the portal's status page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub return_url: Option<String>,
+}
+
+/// Where a payment request came from, beyond what its body says.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// The kiosk's code, when a kiosk made the request.
+    pub kiosk: Option<String>,
+    /// Overrides the request's `return_url`.
+    pub return_url: Option<String>,
+}
+
+/// The method name cash payments are recorded under as their "acquirer":
+/// the kiosk's cash box, never an outside party.
+pub const CASH: &str = "cash";
+
+/// The longest return URL accepted.
+const MAX_RETURN_URL_LEN: usize = 500;
+
+/// A return URL with the payment's id added, or an error a developer can act on.
+fn return_url_for(template: &str, payment_id: Uuid) -> Result<String> {
+    let mut url = reqwest::Url::parse(template).map_err(|e| {
+        Error::Invalid(format!(
+            "return_url {template:?} is not an absolute URL ({e}); give an https:// address or an app link such as bh-gov-app://payments"
+        ))
+    })?;
+    if template.len() > MAX_RETURN_URL_LEN
+        || matches!(url.scheme(), "javascript" | "data" | "file" | "blob")
+    {
+        return Err(Error::Invalid(format!(
+            "return_url must be an https:// address or an app link of at most {MAX_RETURN_URL_LEN} characters"
+        )));
+    }
+    url.query_pairs_mut()
+        .append_pair("payment_id", &payment_id.to_string());
+    Ok(url.into())
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -62,8 +102,10 @@ pub struct Hub {
     pub acquirers: Acquirers,
     /// The URL payers' browsers reach this hub at, for return links.
     pub public_url: String,
-    /// Fetches bills from agencies' own systems, with a short timeout.
+    /// Fetches bills from agencies' own systems (and talks to the identity
+    /// provider), with a short timeout.
     pub agency_client: reqwest::Client,
+    pub portal: crate::portal::PortalConfig,
 }
 
 /// What an agency's bill endpoint answers for a reference.
@@ -202,7 +244,23 @@ impl Hub {
         request: &PaymentRequest,
         idempotency_key: &str,
     ) -> Result<Replayable<PaymentRecord>> {
+        self.pay_from(request, idempotency_key, &Origin::default())
+            .await
+    }
+
+    /// [`Hub::pay`] for a request whose origin (a kiosk, the portal's own
+    /// pages) the hub knows from elsewhere than the body.
+    pub async fn pay_from(
+        &self,
+        request: &PaymentRequest,
+        idempotency_key: &str,
+        origin: &Origin,
+    ) -> Result<Replayable<PaymentRecord>> {
         check_idempotency_key(idempotency_key)?;
+        if let Some(template) = origin.return_url.as_ref().or(request.return_url.as_ref()) {
+            // Checked before anything is stored.
+            return_url_for(template, Uuid::nil())?;
+        }
         let acquirer = self
             .acquirers
             .for_method(request.method)
@@ -224,6 +282,7 @@ impl Hub {
                 .collect(),
             fee: self.acquirers.fee(request.method),
             acquirer: acquirer.name().to_owned(),
+            kiosk: origin.kiosk.clone(),
             idempotency_key: idempotency_key.to_owned(),
             request_hash: hash,
         };
@@ -241,7 +300,10 @@ impl Hub {
                 self.public_url,
                 acquirer.name()
             ),
-            return_url: format!("{}/api/v1/payments/{}", self.public_url, payment.id),
+            return_url: match origin.return_url.as_ref().or(request.return_url.as_ref()) {
+                Some(template) => return_url_for(template, payment.id)?,
+                None => format!("{}/payments/{}", self.public_url, payment.id),
+            },
         };
         match acquirer.start(&start).await {
             Ok(session) => Ok(Replayable::New(
@@ -257,6 +319,72 @@ impl Hub {
                 Err(e)
             }
         }
+    }
+
+    /// A payment in cash at a kiosk, whose cash acceptor has taken the
+    /// money: recorded and captured at once into the kiosk's cash box. The
+    /// kiosk repeats the call with the same key until it has an answer; a
+    /// payment a crash left open is finished by the repeat or by the
+    /// reconciler, since the cash was in the box before the call.
+    pub async fn pay_cash(
+        &self,
+        kiosk: &str,
+        lines: &[LineRequest],
+        idempotency_key: &str,
+    ) -> Result<Replayable<PaymentRecord>> {
+        check_idempotency_key(idempotency_key)?;
+        let request = PaymentRequest {
+            channel: Channel::Kiosk,
+            method: Method::Cash,
+            lines: lines.to_vec(),
+            return_url: None,
+        };
+        let hash = auth::request_hash(&serde_json::to_vec(&request).expect("request serializes"));
+        let created = self
+            .store
+            .create_payment(NewPayment {
+                channel: Channel::Kiosk,
+                method: Method::Cash,
+                lines: lines.iter().map(|l| (l.bill_id, l.amount)).collect(),
+                fee: Fils::ZERO,
+                acquirer: CASH.to_owned(),
+                kiosk: Some(kiosk.to_owned()),
+                idempotency_key: idempotency_key.to_owned(),
+                request_hash: hash,
+            })
+            .await?;
+        let replayed = created.is_replay();
+        let payment = self.finish_cash(created.into_inner()).await?;
+        Ok(if replayed {
+            Replayable::Replayed(payment)
+        } else {
+            Replayable::New(payment)
+        })
+    }
+
+    /// Brings an open cash payment to `captured`; a finished one is returned as it is.
+    async fn finish_cash(&self, mut payment: PaymentRecord) -> Result<PaymentRecord> {
+        let acquirer_ref = format!("cash-{}", payment.id);
+        if payment.state == PaymentState::Created {
+            payment = self
+                .store
+                .mark_pending(payment.id, &acquirer_ref, "")
+                .await?;
+        }
+        if payment.state == PaymentState::Pending {
+            let outcome = crate::store::AcquirerOutcome::Approved {
+                acquirer_ref,
+                amount: payment.total,
+                card_brand: String::new(),
+                card_last4: String::new(),
+            };
+            payment = self
+                .store
+                .apply_outcome(payment.id, &outcome)
+                .await?
+                .into_inner();
+        }
+        Ok(payment)
     }
 
     /// Applies a server-to-server notice from an acquirer after checking it.
@@ -418,6 +546,10 @@ impl Hub {
         p: &crate::store::WaitingPayment,
         created_cutoff: chrono::DateTime<Utc>,
     ) -> Result<Option<PaymentState>> {
+        if p.acquirer == CASH {
+            let payment = self.store.payment(p.id).await?;
+            return Ok(Some(self.finish_cash(payment).await?.state));
+        }
         let Some(acquirer_ref) = p.acquirer_ref.as_deref() else {
             // Never reached the acquirer (a crash between commit and session,
             // or an acquirer that would not open one): nobody can have paid it.

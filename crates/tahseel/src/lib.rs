@@ -12,6 +12,7 @@
 //! - [`hub`]: the payment flow between channels, store and acquirers, and
 //!   the reconciler that settles what an acquirer left waiting.
 //! - [`http`]: the JSON API.
+//! - [`portal`]: the server-rendered portal, kiosk screens and admin area.
 //! - [`cli`]: the `tahseel` command; [`app`] wires a server; [`demo`] the
 //!   demo agencies and bills.
 
@@ -27,6 +28,7 @@ pub mod http;
 pub mod hub;
 pub mod i18n;
 pub mod import;
+pub mod portal;
 pub mod reconcile;
 pub mod report;
 pub mod simulate;

@@ -95,7 +95,12 @@ pub fn router(state: AppState) -> Router {
             "/agency/bills/bulk",
             post(agency::create_bills).layer(RequestBodyLimitLayer::new(MAX_BULK_BODY_BYTES)),
         );
+    let mut pages = crate::portal::router();
+    if state.portal.dev_idp {
+        pages = pages.merge(crate::portal::dev_idp::router());
+    }
     Router::new()
+        .merge(pages.layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES)))
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/readyz", get(readyz))
         .nest("/api/v1", api)

@@ -23,6 +23,7 @@ mod payments;
 mod rollups;
 mod rows;
 mod statements;
+mod web;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -47,6 +48,10 @@ pub use payments::{
 };
 pub use rollups::{Dimension, RollupDiff, RollupRow};
 pub use statements::PayableMovement;
+pub use web::{
+    check_kiosk_code, Cashup, FoundLine, Kiosk, NewSession, PaymentSearch, SearchCursor,
+    SessionKind, WebSession, KIOSK_KEY_PREFIX,
+};
 
 /// The connection pool of whichever backend the URL named.
 #[derive(Clone, Debug)]

@@ -45,6 +45,8 @@ pub struct NewPayment {
     /// Charged to the payer on top of the bills, for the method.
     pub fee: Fils,
     pub acquirer: String,
+    /// The kiosk the payment is made at, by code.
+    pub kiosk: Option<String>,
     pub idempotency_key: String,
     pub request_hash: String,
 }
@@ -88,6 +90,8 @@ pub struct PaymentRecord {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub captured_at: Option<DateTime<Utc>>,
+    /// The kiosk it was made at, by code.
+    pub kiosk: Option<String>,
     #[serde(skip)]
     pub acquirer_ref: Option<String>,
     #[serde(skip)]
@@ -154,7 +158,7 @@ fn receipt_number(no: i64) -> String {
     format!("TH-{no:08}")
 }
 
-const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at";
+const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk";
 
 macro_rules! line_select {
     () => {
@@ -192,6 +196,7 @@ impl PaymentRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             captured_at: self.captured_at,
+            kiosk: self.kiosk,
             acquirer_ref: self.acquirer_ref,
             request_hash: self.request_hash,
         })
@@ -242,9 +247,9 @@ impl RefundRow {
 async fn lock_payment(tx: &mut Tx, id: Uuid) -> Result<PaymentRow> {
     let row: Option<PaymentRow> = on_db!(tx tx, |c, pg| {
         let sql = if pg {
-            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1 FOR UPDATE"
+            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk FROM payments WHERE id = $1 FOR UPDATE"
         } else {
-            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at FROM payments WHERE id = $1"
+            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk FROM payments WHERE id = $1"
         };
         sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
     });
@@ -368,8 +373,8 @@ impl Store {
         let id = Uuid::now_v7();
         on_db!(tx &mut tx, |c, pg| {
             sqlx::query(
-                "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at, kiosk) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
             )
             .bind(id)
             .bind(&new.idempotency_key)
@@ -381,6 +386,7 @@ impl Store {
             .bind(new.fee.as_i64())
             .bind(PaymentState::Created.as_str())
             .bind(at)
+            .bind(&new.kiosk)
             .execute(&mut *c)
             .await?;
             for (line_no, (bill_id, amount)) in new.lines.iter().enumerate() {
@@ -576,7 +582,13 @@ impl Store {
                     save_bill(&mut tx, line.bill_id, &bill, at).await?;
                     bills_after.insert(line.bill_id, bill.clone());
                     let agency = AgencyCode::parse(&line.agency_code)?;
-                    let entry = JournalEntry::capture(&row.acquirer, &agency, amount)?;
+                    // Cash sits in the kiosk's box; everything else with the acquirer.
+                    let entry = match (row.method.as_str(), row.kiosk.as_deref()) {
+                        ("cash", Some(kiosk)) => {
+                            JournalEntry::cash_capture(kiosk, &agency, amount)?
+                        }
+                        _ => JournalEntry::capture(&row.acquirer, &agency, amount)?,
+                    };
                     let refs = EntryRefs {
                         payment_id: Some(payment_id),
                         bill_id: Some(line.bill_id),
@@ -620,8 +632,9 @@ impl Store {
                         "UPDATE payments SET state = $1, card_brand = $2, card_last4 = $3, receipt_no = $4, captured_at = $5, updated_at = $5 WHERE id = $6",
                     )
                     .bind(to.as_str())
-                    .bind(card_brand)
-                    .bind(card_last4)
+                    // Cash has no card.
+                    .bind((!card_brand.is_empty()).then_some(card_brand))
+                    .bind((!card_last4.is_empty()).then_some(card_last4))
                     .bind(receipt_no)
                     .bind(at)
                     .bind(payment_id)

@@ -70,6 +70,7 @@ pub(super) struct PaymentRow {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub captured_at: Option<DateTime<Utc>>,
+    pub kiosk: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]

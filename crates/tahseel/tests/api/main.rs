@@ -7,6 +7,7 @@ mod helpers;
 
 mod acquirers;
 mod analytics;
+mod browser;
 mod bulk;
 mod catalog;
 mod concurrency;
