@@ -446,4 +446,33 @@ mod tests {
             prop_assert_eq!(balances.get(&AccountId::refunds_payable()).net_debit().unwrap(), Fils::ZERO);
         }
     }
+
+    proptest! {
+        /// Counting a kiosk's box always empties its account in the ledger
+        /// and keeps the books balanced, whatever was counted.
+        #[test]
+        fn a_cash_up_empties_the_box_and_balances(
+            payments in proptest::collection::vec(1i64..500_000, 0..20),
+            counted in 0i64..5_000_000,
+        ) {
+            let agency = AgencyCode::parse("GDT").unwrap();
+            let mut balances = Balances::default();
+            for p in &payments {
+                balances.apply(&JournalEntry::cash_capture("K-1", &agency, Fils::new(*p)).unwrap()).unwrap();
+            }
+            let expected = Fils::new(payments.iter().sum());
+            let counted = Fils::new(counted);
+            if expected.is_positive() || counted.is_positive() {
+                let entry = JournalEntry::cash_collected("K-1", expected, counted).unwrap();
+                balances.apply(&entry).unwrap();
+            }
+            prop_assert!(balances.is_balanced().unwrap());
+            prop_assert_eq!(balances.get(&AccountId::kiosk_cash("K-1")).net_debit().unwrap(), Fils::ZERO);
+            prop_assert_eq!(balances.get(&AccountId::settlement_bank()).net_debit().unwrap(), counted);
+            prop_assert_eq!(
+                balances.get(&AccountId::cash_over_short()).net_debit().unwrap(),
+                expected.checked_sub(counted).unwrap()
+            );
+        }
+    }
 }

@@ -103,6 +103,8 @@ struct Receipt {
     paid_at: chrono::DateTime<chrono::Utc>,
     /// The same instant in Bahrain time, as printed on the receipt.
     paid_at_local: String,
+    /// The page that confirms the receipt is genuine (its QR code).
+    verification_url: String,
 }
 
 pub async fn receipt(
@@ -124,7 +126,9 @@ pub async fn receipt(
     };
     let mut payers: Vec<String> = p.lines.iter().map(|l| l.payer.clone()).collect();
     payers.dedup();
+    let token = crate::portal::receipts::token(&state.store, p.id).await?;
     Ok(Json(Receipt {
+        verification_url: format!("{}/verify/{token}", state.public_url),
         title: Names {
             en: "Payment receipt".into(),
             ar: "إيصال دفع".into(),

@@ -258,8 +258,29 @@ pub(super) async fn basket_lines(
     Ok(lines)
 }
 
+/// A basket form sent again (a double click, a reload): its payment, found
+/// by the form's key before the bills are priced again, since a payment in
+/// progress changes what they show as payable.
+pub(super) async fn already_sent(
+    state: &AppState,
+    lang: Lang,
+    fields: &[(String, String)],
+) -> Result<Option<PaymentRecord>, PageError> {
+    match field(fields, "key") {
+        Some(key) if !key.is_empty() => state
+            .store
+            .payment_by_key(key)
+            .await
+            .map_err(|e| PageError::from_error(lang, e)),
+        _ => Ok(None),
+    }
+}
+
 pub async fn pay(State(state): State<AppState>, ui: Ui, body: Bytes) -> PageResult {
     let fields = form_fields(&body);
+    if let Some(p) = already_sent(&state, ui.lang, &fields).await? {
+        return Ok(to_acquirer_or_status(&p, "/payments"));
+    }
     let lines = basket_lines(&state, ui.lang, &fields).await?;
     let method = field(&fields, "method")
         .and_then(Method::parse)

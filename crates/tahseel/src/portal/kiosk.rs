@@ -16,7 +16,8 @@ use tahseel_core::Fils;
 use uuid::Uuid;
 
 use super::citizen::{
-    basket, basket_lines, card_methods, receipt_body, status_body, to_acquirer_or_status,
+    already_sent, basket, basket_lines, card_methods, receipt_body, status_body,
+    to_acquirer_or_status,
 };
 use super::layout::{page, Ui};
 use super::{cookie, field, form_fields, set_cookie, PageError, PageResult};
@@ -208,6 +209,11 @@ pub async fn pay(
         return Ok(Redirect::to("/kiosk").into_response());
     }
     let fields = form_fields(&body);
+    if let Some(p) = already_sent(&state, ui.lang, &fields).await? {
+        if p.kiosk.as_deref() == Some(kiosk.code.as_str()) {
+            return Ok(to_acquirer_or_status(&p, "/kiosk/payments"));
+        }
+    }
     let lines = basket_lines(&state, ui.lang, &fields).await?;
     let key = field(&fields, "key").unwrap_or_default().to_owned();
     if field(&fields, "method") == Some("cash") {

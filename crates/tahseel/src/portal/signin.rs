@@ -298,3 +298,81 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> OidcConfig {
+        OidcConfig {
+            issuer: "https://id.example.bh".into(),
+            client_id: "tahseel".into(),
+            client_secret: "s3cret".into(),
+        }
+    }
+
+    fn token(secret: &str, alg: &str, claims: serde_json::Value) -> String {
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let head = b64.encode(serde_json::json!({"alg": alg, "typ": "JWT"}).to_string());
+        let body = b64.encode(claims.to_string());
+        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{head}.{body}").as_bytes());
+        format!("{head}.{body}.{}", b64.encode(mac.finalize().into_bytes()))
+    }
+
+    fn claims() -> serde_json::Value {
+        serde_json::json!({"iss": "https://id.example.bh", "aud": "tahseel", "exp": 2000, "sub": "850101234", "nonce": "n1", "name": "Fatima"})
+    }
+
+    #[test]
+    fn a_good_token_gives_its_claims() {
+        let c =
+            verify_id_token(&token("s3cret", "HS256", claims()), &config(), "n1", 1000).unwrap();
+        assert_eq!(
+            (c.sub.as_str(), c.name.as_deref()),
+            ("850101234", Some("Fatima"))
+        );
+    }
+
+    #[test]
+    fn every_check_refuses_what_it_should() {
+        let cfg = config();
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = claims();
+            c[k] = v;
+            c
+        };
+        let cases = [
+            (token("other", "HS256", claims()), "signature"),
+            (token("s3cret", "none", claims()), "algorithm"),
+            (
+                token(
+                    "s3cret",
+                    "HS256",
+                    with("iss", "https://evil.example".into()),
+                ),
+                "issuer",
+            ),
+            (
+                token("s3cret", "HS256", with("aud", "someone-else".into())),
+                "client",
+            ),
+            (token("s3cret", "HS256", with("exp", 999.into())), "expired"),
+            (
+                token("s3cret", "HS256", with("nonce", "n2".into())),
+                "nonce",
+            ),
+            ("a.b".to_owned(), "three parts"),
+        ];
+        for (t, why) in cases {
+            let err = verify_id_token(&t, &cfg, "n1", 1000).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        let listed = token(
+            "s3cret",
+            "HS256",
+            with("aud", serde_json::json!(["x", "tahseel"])),
+        );
+        assert!(verify_id_token(&listed, &cfg, "n1", 1000).is_ok());
+    }
+}

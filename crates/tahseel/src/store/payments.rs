@@ -297,7 +297,8 @@ async fn release_holds(tx: &mut Tx, lines: &[LineRow], at: DateTime<Utc>) -> Res
 }
 
 impl Store {
-    async fn payment_by_key(&self, key: &str) -> Result<Option<PaymentRecord>> {
+    /// The payment made with an idempotency key, if any.
+    pub async fn payment_by_key(&self, key: &str) -> Result<Option<PaymentRecord>> {
         let id: Option<Uuid> = on_db!(pool self, |c, pg| {
             sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1").bind(key).fetch_optional(c).await?
         });

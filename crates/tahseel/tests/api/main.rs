@@ -10,6 +10,7 @@ mod analytics;
 mod browser;
 mod bulk;
 mod catalog;
+mod channels;
 mod concurrency;
 mod crash;
 mod errors;
