@@ -174,7 +174,7 @@ pub(super) fn basket(ui: &Ui, state: &AppState, bills: &[BillRecord], action: &s
         } @else {
             form method="post" action=(action) {
                 input type="hidden" name="key" value=(Uuid::new_v4());
-                table {
+                table.stack {
                     caption.hint { (ui.t("dues-caption")) }
                     thead { tr {
                         th scope="col" { (ui.t("col-pay")) }
@@ -377,7 +377,7 @@ pub(super) fn status_body(
 
 fn lines_table(ui: &Ui, p: &PaymentRecord) -> Markup {
     html! {
-        table {
+        table.stack {
             thead { tr {
                 th scope="col" { (ui.t("col-service")) }
                 th scope="col" { (ui.t("col-reference")) }
@@ -555,7 +555,7 @@ pub async fn account(State(state): State<AppState>, ui: Ui) -> PageResult {
         @if past.is_empty() {
             p { (ui.t("account-no-payments")) }
         } @else {
-            table {
+            table.stack {
                 thead { tr {
                     th scope="col" { (ui.t("col-date")) }
                     th scope="col" { (ui.t("col-service")) }

@@ -277,6 +277,11 @@ body.kiosk main{max-width:48rem}
 body.kiosk button,body.kiosk .button{min-height:3.5rem;min-width:12rem;font-size:1.4rem}
 body.kiosk input{font-size:1.6rem;min-height:3.5rem}
 body.kiosk input[type=checkbox]{width:2.2rem;height:2.2rem}
-@media (max-width:40rem){main{padding:.75rem}th,td{padding:.4rem}}
+@media (max-width:40rem){main{padding:.75rem}th,td{padding:.4rem}
+table.stack thead{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}
+table.stack tr{display:block;border-bottom:1px solid var(--line);padding:.4rem 0}
+table.stack td,table.stack th{display:block;border:0;padding:.1rem .25rem;text-align:start}
+table.stack td.amount{text-align:start;font-weight:700}
+header.site .bar{gap:.5rem}.brand{font-size:1.05rem}}
 @media print{header.site nav,.skip,footer.site,.no-print,button,.button{display:none!important}body{background:#fff}main{max-width:none}header.site{background:#fff;color:#000}header.site a,.brand{color:#000}}
 "#;

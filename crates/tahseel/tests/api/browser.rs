@@ -316,6 +316,12 @@ async fn pays_two_dues_in_one_payment_in_arabic_and_in_english() {
                 "the receipt carries its QR code"
             );
             b.check_page(&format!("receipt-{lang}")).await;
+            // The same pages on a phone.
+            b.client.set_window_size(390, 844).await.unwrap();
+            b.check_page(&format!("receipt-{lang}-phone")).await;
+            b.goto(&format!("{}/dues?payer=771203456", app.base)).await;
+            b.check_page(&format!("dues-{lang}-phone")).await;
+            b.client.set_window_size(1280, 1100).await.unwrap();
         }
         app.assert_ledger_ok().await;
         b.close().await;
@@ -326,43 +332,59 @@ async fn pays_two_dues_in_one_payment_in_arabic_and_in_english() {
 async fn a_declined_card_can_be_tried_again() {
     for app in backends().await {
         let Some(b) = browser(&app).await else { return };
-        b.goto(&format!("{}/lang/en?back=/", app.base)).await;
-        b.client
-            .find(Locator::Css("#agency"))
-            .await
-            .unwrap()
-            .select_by_value("GDT")
-            .await
-            .unwrap();
-        b.fill("#reference", "TF-2026-000103").await;
-        b.click("form[action='/bill'] button").await;
-        assert_eq!(b.path().await, "/bill");
-        b.click("form[action='/pay'] button[type=submit]").await;
-        b.pay_by_card(DECLINE).await;
-        let declined = payment_id_from_path(&b).await;
-        let text = b.text().await;
-        assert!(text.contains("Declined"), "{text}");
-        assert!(text.contains("The bank declined the card."), "{text}");
-        b.check_page("status-declined-en").await;
-
-        b.click("form[action='/pay'] button[type=submit]").await;
-        b.pay_by_card(APPROVE).await;
-        let retried = payment_id_from_path(&b).await;
-        assert_ne!(declined, retried, "a retry is a new payment");
-        assert!(b.text().await.contains("Payment received"));
-        let bill = app.hub.store.payment(retried).await.unwrap().lines[0].bill_id;
-        let bill = app.hub.store.bill(bill, None).await.unwrap();
-        assert_eq!(bill.amount_outstanding.as_i64(), 0, "paid once, in full");
-        assert_eq!(
-            app.hub
-                .store
-                .payment(declined)
+        for (lang, agency, reference) in [
+            ("en", "GDT", "TF-2026-000103"),
+            ("ar", "IGA", "ID-2026-88812"),
+        ] {
+            b.goto(&format!("{}/lang/{lang}?back=/", app.base)).await;
+            b.client
+                .find(Locator::Css("#agency"))
                 .await
                 .unwrap()
-                .state
-                .as_str(),
-            "declined"
-        );
+                .select_by_value(agency)
+                .await
+                .unwrap();
+            b.fill("#reference", reference).await;
+            b.click("form[action='/bill'] button").await;
+            assert_eq!(b.path().await, "/bill");
+            assert!(b.text().await.contains(reference));
+            b.check_page(&format!("bill-{lang}")).await;
+            b.click("form[action='/pay'] button[type=submit]").await;
+            b.pay_by_card(DECLINE).await;
+            let declined = payment_id_from_path(&b).await;
+            let text = b.text().await;
+            let (state, reason) = if lang == "en" {
+                ("Declined", "The bank declined the card.")
+            } else {
+                ("مرفوضة", "رفض البنك البطاقة.")
+            };
+            assert!(text.contains(state) && text.contains(reason), "{text}");
+            b.check_page(&format!("status-declined-{lang}")).await;
+
+            b.click("form[action='/pay'] button[type=submit]").await;
+            b.pay_by_card(APPROVE).await;
+            let retried = payment_id_from_path(&b).await;
+            assert_ne!(declined, retried, "a retry is a new payment");
+            let payment = app.hub.store.payment(retried).await.unwrap();
+            assert_eq!(payment.state.as_str(), "captured");
+            let bill = app
+                .hub
+                .store
+                .bill(payment.lines[0].bill_id, None)
+                .await
+                .unwrap();
+            assert_eq!(bill.amount_outstanding.as_i64(), 0, "paid once, in full");
+            assert_eq!(
+                app.hub
+                    .store
+                    .payment(declined)
+                    .await
+                    .unwrap()
+                    .state
+                    .as_str(),
+                "declined"
+            );
+        }
         app.assert_ledger_ok().await;
         b.close().await;
     }
@@ -385,7 +407,13 @@ async fn kiosk_takes_cash_records_itself_and_clears_when_idle() {
             )
             .await
             .unwrap();
-        b.goto(&format!("{}/kiosk", app.base)).await;
+        b.goto(&format!("{}/lang/en?back=/kiosk", app.base)).await;
+        assert!(
+            b.text().await.contains("not activated"),
+            "a new device needs its key"
+        );
+        b.check_page("kiosk-activate-en").await;
+        b.goto(&format!("{}/lang/ar?back=/kiosk", app.base)).await;
         assert!(
             b.text().await.contains("غير مفعّل"),
             "a new device needs its key"
@@ -420,6 +448,7 @@ async fn kiosk_takes_cash_records_itself_and_clears_when_idle() {
         b.click("a.button").await;
         assert_eq!(b.path().await, "/kiosk");
         b.click_link("English").await;
+        b.check_page("kiosk-start-en").await;
         b.fill("#payer", "900612345").await;
         b.click("button[type=submit]").await;
         assert_eq!(b.path().await, "/kiosk/dues");
@@ -449,6 +478,8 @@ async fn kiosk_takes_cash_records_itself_and_clears_when_idle() {
         b.click("button[value=card]").await;
         b.pay_by_card(APPROVE).await;
         assert!(b.path().await.starts_with("/kiosk/payments/"));
+        assert!(b.text().await.contains("Payment received"));
+        b.check_page("kiosk-receipt-en").await;
         let card = app
             .hub
             .store
