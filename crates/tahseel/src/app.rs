@@ -48,6 +48,9 @@ pub struct HubConfig {
     pub reconcile_every: Option<Duration>,
     pub reconcile: ReconcileConfig,
     pub portal: crate::portal::PortalConfig,
+    /// Group commit: the most acquirer notices one capture transaction
+    /// carries; `None` gives each its own transaction.
+    pub capture_batch: Option<usize>,
 }
 
 /// Builds the hub: connectors for each acquirer, routes and fees.
@@ -80,6 +83,9 @@ pub fn hub(store: Store, public_url: &str, config: &HubConfig) -> Result<Hub> {
         .build()
         .expect("HTTP client builds");
     Ok(Hub {
+        captures: config
+            .capture_batch
+            .map(|n| crate::hub::CaptureQueue::start(store.clone(), n)),
         store,
         acquirers,
         public_url: public_url.trim_end_matches('/').to_owned(),

@@ -27,6 +27,8 @@ pub struct BenchOptions {
     pub seconds: f64,
     /// A database holding many payments, to time a report on.
     pub report_db: Option<String>,
+    /// Group commit in the measured server.
+    pub capture_batch: Option<usize>,
 }
 
 /// Latency percentiles of one kind of request, in milliseconds.
@@ -165,6 +167,7 @@ async fn http_run(
     backend: &'static str,
     clients: usize,
     seconds: f64,
+    capture_batch: Option<usize>,
 ) -> Result<HttpRun> {
     let secret = "bench-acquirer".to_owned();
     let (sim_addr, _sim, sim_task) = crate::simulator::start(
@@ -181,6 +184,7 @@ async fn http_run(
             url: format!("http://{sim_addr}"),
             secret,
         }],
+        capture_batch,
         ..HubConfig::default()
     };
     let server = crate::app::start(
@@ -384,7 +388,8 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
         store.migrate().await?;
         crate::demo::load(store).await?;
         for &clients in &opts.clients {
-            let mut run = http_run(store, backend, clients, opts.seconds).await?;
+            let mut run =
+                http_run(store, backend, clients, opts.seconds, opts.capture_batch).await?;
             if let Some(url) = pgbench_url {
                 match pgbench(url, clients, opts.seconds) {
                     Ok(tps) => run.pgbench_tps = Some(tps),

@@ -534,144 +534,71 @@ impl Store {
         outcome: &AcquirerOutcome,
     ) -> Result<Replayable<PaymentRecord>> {
         let mut tx = self.begin().await?;
-        let row = lock_payment(&mut tx, payment_id).await?;
-        if row.acquirer_ref.as_deref() != Some(outcome.acquirer_ref()) {
-            return Err(Error::BadNotice(
-                "the acquirer reference does not match the payment".into(),
-            ));
+        let changed = apply_outcome_in(&mut tx, payment_id, outcome).await?;
+        if changed {
+            tx.commit().await?;
         }
-        let from = parse_state(&row.state, PaymentState::parse)?;
-        let to = match outcome {
-            AcquirerOutcome::Approved { .. } => PaymentState::Captured,
-            AcquirerOutcome::Declined { .. } => PaymentState::Declined,
-        };
-        if from == to {
-            drop(tx);
-            return Ok(Replayable::Replayed(self.payment(payment_id).await?));
-        }
-        if let AcquirerOutcome::Approved { amount, .. } = outcome {
-            if amount.as_i64() != row.total_fils {
-                return Err(Error::BadNotice(format!(
-                    "the acquirer approved {amount} BHD but the payment is for {} BHD",
-                    Fils::new(row.total_fils)
-                )));
-            }
-        }
-        from.transition(to)?;
-        let at = now();
-        let lines = tx_lines(&mut tx, payment_id).await?;
-        match outcome {
-            AcquirerOutcome::Declined { reason, .. } => {
-                release_holds(&mut tx, &lines, at).await?;
-                set_payment_state(&mut tx, payment_id, to, Some(reason), at).await?;
-            }
-            AcquirerOutcome::Approved {
-                card_brand,
-                card_last4,
-                ..
-            } => {
-                let mut by_bill: Vec<&LineRow> = lines.iter().collect();
-                by_bill.sort_by_key(|l| l.bill_id);
-                let mut bills_after = std::collections::BTreeMap::new();
-                for line in by_bill {
-                    let bill_row = lock_bill(&mut tx, line.bill_id)
-                        .await?
-                        .ok_or(Error::NotFound("bill"))?;
-                    let mut bill = bill_row.domain()?;
-                    let amount = Fils::new(line.amount_fils);
-                    bill.capture(amount)?;
-                    save_bill(&mut tx, line.bill_id, &bill, at).await?;
-                    bills_after.insert(line.bill_id, bill.clone());
-                    let agency = AgencyCode::parse(&line.agency_code)?;
-                    // Cash sits in the kiosk's box; everything else with the acquirer.
-                    let entry = match (row.method.as_str(), row.kiosk.as_deref()) {
-                        ("cash", Some(kiosk)) => {
-                            JournalEntry::cash_capture(kiosk, &agency, amount)?
-                        }
-                        _ => JournalEntry::capture(&row.acquirer, &agency, amount)?,
-                    };
-                    let refs = EntryRefs {
-                        payment_id: Some(payment_id),
-                        bill_id: Some(line.bill_id),
-                        refund_id: None,
-                    };
-                    post_entry(&mut tx, &entry, refs).await?;
-                }
-                let deltas = super::rollups::merge(lines.iter().map(|l| {
-                    let key = super::rollups::RollupKey {
-                        day: super::rollups::local_day(at),
-                        agency: l.agency_code.clone(),
-                        service: l.service_code.clone(),
-                        channel: row.channel.clone(),
-                        method: row.method.clone(),
-                    };
-                    (
-                        key,
-                        super::rollups::RollupValues {
-                            captured_count: 1,
-                            captured_fils: l.amount_fils,
-                            ..Default::default()
-                        },
-                    )
-                }));
-                super::rollups::add(&mut tx, &deltas).await?;
-                if row.fee_fils > 0 {
-                    let entry = JournalEntry::fee(&row.acquirer, Fils::new(row.fee_fils))?;
-                    let refs = EntryRefs {
-                        payment_id: Some(payment_id),
-                        bill_id: None,
-                        refund_id: None,
-                    };
-                    post_entry(&mut tx, &entry, refs).await?;
-                }
-                let receipt_no: i64 = on_db!(tx &mut tx, |c, pg| {
-                    let receipt_no: i64 = sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
-                        .bind(payment_id)
-                        .fetch_one(&mut *c)
-                        .await?;
-                    sqlx::query(
-                        "UPDATE payments SET state = $1, card_brand = $2, card_last4 = $3, receipt_no = $4, captured_at = $5, updated_at = $5 WHERE id = $6",
-                    )
-                    .bind(to.as_str())
-                    // Cash has no card.
-                    .bind((!card_brand.is_empty()).then_some(card_brand))
-                    .bind((!card_last4.is_empty()).then_some(card_last4))
-                    .bind(receipt_no)
-                    .bind(at)
-                    .bind(payment_id)
-                    .execute(&mut *c)
-                    .await?;
-                    receipt_no
-                });
-                // Each agency hears of each of its bills, in the payment's own transaction.
-                for line in &lines {
-                    let bill = &bills_after[&line.bill_id];
-                    let data = serde_json::json!({
-                        "payment_id": payment_id,
-                        "bill_id": line.bill_id,
-                        "reference": line.reference,
-                        "service": line.service_code,
-                        "amount": Fils::new(line.amount_fils),
-                        "bill_state": bill.state,
-                        "bill_amount_paid": bill.amount_paid,
-                        "channel": row.channel,
-                        "method": row.method,
-                        "receipt_number": receipt_number(receipt_no),
-                        "captured_at": at,
-                    });
-                    super::events::emit(
-                        &mut tx,
-                        line.agency_id,
-                        Some(line.bill_id),
-                        "payment.captured",
-                        data,
-                    )
-                    .await?;
+        let record = self.payment(payment_id).await?;
+        Ok(if changed {
+            Replayable::New(record)
+        } else {
+            Replayable::Replayed(record)
+        })
+    }
+
+    /// Several outcomes in one transaction and one commit (group commit):
+    /// each applied under its own savepoint, so one that fails (a notice
+    /// whose amount is wrong, a payment in the wrong state) is undone alone
+    /// and reported alone. Results come back in the order given. If the
+    /// shared transaction cannot commit, nothing of it happened and each
+    /// outcome is applied again in its own transaction.
+    pub async fn apply_outcomes(
+        &self,
+        items: &[(Uuid, AcquirerOutcome)],
+    ) -> Vec<Result<Replayable<PaymentRecord>>> {
+        // Payments in id order, so batches on several nodes lock alike.
+        let mut order: Vec<usize> = (0..items.len()).collect();
+        order.sort_by_key(|&i| items[i].0);
+        let mut changed = vec![None; items.len()];
+        let mut errors: Vec<Option<Error>> = (0..items.len()).map(|_| None).collect();
+        let shared: Result<()> = async {
+            let mut tx = self.begin().await?;
+            for &i in &order {
+                let (id, outcome) = &items[i];
+                savepoint(&mut tx, "SAVEPOINT one_outcome").await?;
+                match apply_outcome_in(&mut tx, *id, outcome).await {
+                    Ok(c) => {
+                        savepoint(&mut tx, "RELEASE SAVEPOINT one_outcome").await?;
+                        changed[i] = Some(c);
+                    }
+                    Err(e) if !matches!(e, Error::Database(_)) => {
+                        savepoint(&mut tx, "ROLLBACK TO SAVEPOINT one_outcome").await?;
+                        errors[i] = Some(e);
+                    }
+                    Err(e) => return Err(e),
                 }
             }
+            tx.commit().await?;
+            Ok(())
         }
-        tx.commit().await?;
-        Ok(Replayable::New(self.payment(payment_id).await?))
+        .await;
+        if let Err(e) = shared {
+            tracing::warn!(error = %e, size = items.len(), "group commit failed; applying each outcome alone");
+            let mut results = Vec::with_capacity(items.len());
+            for (id, outcome) in items {
+                results.push(self.apply_outcome(*id, outcome).await);
+            }
+            return results;
+        }
+        let mut results = Vec::with_capacity(items.len());
+        for (i, (id, _)) in items.iter().enumerate() {
+            results.push(match (errors[i].take(), changed[i]) {
+                (Some(e), _) => Err(e),
+                (None, Some(true)) => self.payment(*id).await.map(Replayable::New),
+                (None, _) => self.payment(*id).await.map(Replayable::Replayed),
+            });
+        }
+        results
     }
 
     async fn refunded_total(&self, payment_id: Uuid, agency_id: Option<Uuid>) -> Result<Fils> {
@@ -916,4 +843,156 @@ impl Store {
         tx.commit().await?;
         self.refund(id).await
     }
+}
+
+/// Applies an acquirer's outcome in the caller's transaction; returns
+/// whether it changed the payment (false: the same outcome was applied
+/// before). See [`Store::apply_outcome`].
+async fn apply_outcome_in(
+    tx: &mut Tx,
+    payment_id: Uuid,
+    outcome: &AcquirerOutcome,
+) -> Result<bool> {
+    let row = lock_payment(tx, payment_id).await?;
+    if row.acquirer_ref.as_deref() != Some(outcome.acquirer_ref()) {
+        return Err(Error::BadNotice(
+            "the acquirer reference does not match the payment".into(),
+        ));
+    }
+    let from = parse_state(&row.state, PaymentState::parse)?;
+    let to = match outcome {
+        AcquirerOutcome::Approved { .. } => PaymentState::Captured,
+        AcquirerOutcome::Declined { .. } => PaymentState::Declined,
+    };
+    // Checked before the repeat test: a "repeat" with another amount is no repeat.
+    if let AcquirerOutcome::Approved { amount, .. } = outcome {
+        if amount.as_i64() != row.total_fils {
+            return Err(Error::BadNotice(format!(
+                "the acquirer approved {amount} BHD but the payment is for {} BHD",
+                Fils::new(row.total_fils)
+            )));
+        }
+    }
+    if from == to {
+        return Ok(false);
+    }
+    from.transition(to)?;
+    let at = now();
+    let lines = tx_lines(tx, payment_id).await?;
+    match outcome {
+        AcquirerOutcome::Declined { reason, .. } => {
+            release_holds(tx, &lines, at).await?;
+            set_payment_state(tx, payment_id, to, Some(reason), at).await?;
+        }
+        AcquirerOutcome::Approved {
+            card_brand,
+            card_last4,
+            ..
+        } => {
+            let mut by_bill: Vec<&LineRow> = lines.iter().collect();
+            by_bill.sort_by_key(|l| l.bill_id);
+            let mut bills_after = std::collections::BTreeMap::new();
+            for line in by_bill {
+                let bill_row = lock_bill(tx, line.bill_id)
+                    .await?
+                    .ok_or(Error::NotFound("bill"))?;
+                let mut bill = bill_row.domain()?;
+                let amount = Fils::new(line.amount_fils);
+                bill.capture(amount)?;
+                save_bill(tx, line.bill_id, &bill, at).await?;
+                bills_after.insert(line.bill_id, bill.clone());
+                let agency = AgencyCode::parse(&line.agency_code)?;
+                // Cash sits in the kiosk's box; everything else with the acquirer.
+                let entry = match (row.method.as_str(), row.kiosk.as_deref()) {
+                    ("cash", Some(kiosk)) => JournalEntry::cash_capture(kiosk, &agency, amount)?,
+                    _ => JournalEntry::capture(&row.acquirer, &agency, amount)?,
+                };
+                let refs = EntryRefs {
+                    payment_id: Some(payment_id),
+                    bill_id: Some(line.bill_id),
+                    refund_id: None,
+                };
+                post_entry(tx, &entry, refs).await?;
+            }
+            let deltas = super::rollups::merge(lines.iter().map(|l| {
+                let key = super::rollups::RollupKey {
+                    day: super::rollups::local_day(at),
+                    agency: l.agency_code.clone(),
+                    service: l.service_code.clone(),
+                    channel: row.channel.clone(),
+                    method: row.method.clone(),
+                };
+                (
+                    key,
+                    super::rollups::RollupValues {
+                        captured_count: 1,
+                        captured_fils: l.amount_fils,
+                        ..Default::default()
+                    },
+                )
+            }));
+            super::rollups::add(tx, &deltas).await?;
+            if row.fee_fils > 0 {
+                let entry = JournalEntry::fee(&row.acquirer, Fils::new(row.fee_fils))?;
+                let refs = EntryRefs {
+                    payment_id: Some(payment_id),
+                    bill_id: None,
+                    refund_id: None,
+                };
+                post_entry(tx, &entry, refs).await?;
+            }
+            let receipt_no: i64 = on_db!(tx tx, |c, pg| {
+                let receipt_no: i64 = sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
+                    .bind(payment_id)
+                    .fetch_one(&mut *c)
+                    .await?;
+                sqlx::query(
+                    "UPDATE payments SET state = $1, card_brand = $2, card_last4 = $3, receipt_no = $4, captured_at = $5, updated_at = $5 WHERE id = $6",
+                )
+                .bind(to.as_str())
+                // Cash has no card.
+                .bind((!card_brand.is_empty()).then_some(card_brand))
+                .bind((!card_last4.is_empty()).then_some(card_last4))
+                .bind(receipt_no)
+                .bind(at)
+                .bind(payment_id)
+                .execute(&mut *c)
+                .await?;
+                receipt_no
+            });
+            // Each agency hears of each of its bills, in the payment's own transaction.
+            for line in &lines {
+                let bill = &bills_after[&line.bill_id];
+                let data = serde_json::json!({
+                    "payment_id": payment_id,
+                    "bill_id": line.bill_id,
+                    "reference": line.reference,
+                    "service": line.service_code,
+                    "amount": Fils::new(line.amount_fils),
+                    "bill_state": bill.state,
+                    "bill_amount_paid": bill.amount_paid,
+                    "channel": row.channel,
+                    "method": row.method,
+                    "receipt_number": receipt_number(receipt_no),
+                    "captured_at": at,
+                });
+                super::events::emit(
+                    tx,
+                    line.agency_id,
+                    Some(line.bill_id),
+                    "payment.captured",
+                    data,
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+async fn savepoint(tx: &mut Tx, sql: &'static str) -> Result<()> {
+    on_db!(tx tx, |c, pg| {
+        sqlx::query(sql).execute(&mut *c).await?;
+    });
+    Ok(())
 }

@@ -177,3 +177,137 @@ async fn fifty_copies_of_a_signed_notice_capture_once() {
         app.assert_ledger_ok().await;
     }
 }
+
+/// Group commit keeps every guarantee when many notices share one
+/// transaction: each payment captured exactly once, repeats answered as
+/// repeats, a bad notice refused alone without undoing its neighbours, and
+/// a balanced ledger.
+#[tokio::test]
+async fn notices_sharing_one_transaction_keep_every_guarantee() {
+    for app in backends().await {
+        let app = Arc::new(app);
+        let gdt = app.agency_key("GDT").await;
+        app.sim.set_faults(Faults {
+            drop_callbacks: true,
+            ..Faults::default()
+        });
+        let mut payments = Vec::new();
+        for i in 0..60 {
+            let amount = format!("{}.250", i + 1);
+            let bill = app.bill(&gdt, "traffic-fines", "850101234", &amount).await;
+            let created = app
+                .pay("portal", &[(&bill, &amount)], &Uuid::new_v4().to_string())
+                .await;
+            let next_url = created.body["next_url"].as_str().unwrap().to_owned();
+            assert_eq!(
+                app.submit_card(&next_url, APPROVE).await,
+                StatusCode::SEE_OTHER
+            );
+            let session_ref = next_url.rsplit('/').next().unwrap().to_owned();
+            payments.push((
+                created.body["id"].as_str().unwrap().to_owned(),
+                session_ref,
+                Fils::parse(&amount).unwrap(),
+            ));
+        }
+        let notice = |id: &str, session: &str, amount: Fils| {
+            let n = Notice {
+                event_id: Uuid::new_v4().to_string(),
+                merchant_ref: id.to_owned(),
+                session_ref: session.to_owned(),
+                status: SessionStatus::Approved,
+                amount,
+                card_brand: Some("visa".into()),
+                card_last4: Some("1111".into()),
+                reason: None,
+            };
+            let body = serde_json::to_vec(&n).unwrap();
+            let ts = chrono::Utc::now().timestamp().to_string();
+            let sig = sign(SIM_SECRET.as_bytes(), &ts, &body);
+            (ts, sig, body)
+        };
+        // Three copies of each payment's notice, and for every tenth payment
+        // a forged amount, all at once.
+        let mut tasks = tokio::task::JoinSet::new();
+        for (i, (id, session, amount)) in payments.iter().enumerate() {
+            let mut sends = vec![(notice(id, session, *amount), true); 3];
+            if i % 10 == 0 {
+                sends.push((
+                    notice(id, session, amount.checked_add(Fils::new(1)).unwrap()),
+                    false,
+                ));
+            }
+            for ((ts, sig, body), good) in sends {
+                let app = app.clone();
+                tasks.spawn(async move {
+                    let status = app
+                        .client
+                        .post(format!("{}/api/v1/acquirers/sim/notices", app.base))
+                        .header("x-acquirer-timestamp", ts)
+                        .header("x-acquirer-signature", sig)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap()
+                        .status();
+                    (status, good)
+                });
+            }
+        }
+        while let Some(r) = tasks.join_next().await {
+            let (status, good) = r.unwrap();
+            let expected = if good {
+                StatusCode::OK
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            assert_eq!(status, expected, "{}", app.label);
+        }
+        let mut total = 0;
+        for (id, _, amount) in &payments {
+            let p = app.payment(id).await;
+            assert_eq!(p["state"], "captured", "{}", app.label);
+            let receipt = p["receipt_number"].as_str().unwrap().to_owned();
+            assert!(!receipt.is_empty());
+            total += amount.as_i64();
+        }
+        assert_eq!(
+            app.balance("acquirer:sim:clearing").await,
+            total,
+            "each captured once"
+        );
+        assert_eq!(app.balance("agency:GDT:payable").await, -total);
+        let receipts: HashSet<String> = {
+            let mut set = HashSet::new();
+            for (id, _, _) in &payments {
+                set.insert(
+                    app.payment(id).await["receipt_number"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned(),
+                );
+            }
+            set
+        };
+        assert_eq!(receipts.len(), payments.len(), "one receipt per payment");
+        let stats = &app.hub.captures.as_ref().unwrap().stats;
+        let (transactions, outcomes, largest) = (
+            stats
+                .transactions
+                .load(std::sync::atomic::Ordering::Relaxed),
+            stats.outcomes.load(std::sync::atomic::Ordering::Relaxed),
+            stats.largest.load(std::sync::atomic::Ordering::Relaxed),
+        );
+        assert_eq!(
+            outcomes, 186,
+            "every verified notice went through the queue"
+        );
+        assert!(
+            largest > 1 && transactions < outcomes,
+            "{}: notices shared transactions ({transactions} for {outcomes}, largest {largest})",
+            app.label
+        );
+        app.assert_ledger_ok().await;
+    }
+}

@@ -102,6 +102,8 @@ async fn start(
         // The tests run the reconciler themselves, one pass at a time.
         reconcile_every: None,
         acquirer_timeout: Some(Duration::from_secs(2)),
+        // As `serve` runs: notices share capture transactions.
+        capture_batch: Some(64),
         ..HubConfig::default()
     };
     adjust(&mut config);
