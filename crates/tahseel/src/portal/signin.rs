@@ -4,17 +4,16 @@
 //! issuer, audience, expiry, nonce and signature, and the citizen's CPR
 //! (the `cpr` claim, else `sub`) becomes the session's payer.
 //!
-//! ID tokens signed with HS256 under the client secret are verified here;
-//! that is what the development provider issues.
+//! ID tokens are verified with the provider's published keys (`jwks_uri`:
+//! RS256/384/512, PS256, ES256/384, EdDSA) or, for HS256, the client
+//! secret, which is what the development provider issues.
 
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Redirect, Response};
-use base64::Engine;
-use chrono::Utc;
-use hmac::{Hmac, KeyInit, Mac};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::Deserialize;
-use sha2::Sha256;
 
 use super::citizen::safe_back;
 use super::layout::{Ui, SESSION_COOKIE};
@@ -38,6 +37,8 @@ struct Discovery {
     issuer: String,
     authorization_endpoint: String,
     token_endpoint: String,
+    #[serde(default)]
+    jwks_uri: Option<String>,
 }
 
 async fn discover(state: &AppState, oidc: &OidcConfig) -> Result<Discovery, String> {
@@ -146,52 +147,68 @@ pub struct IdClaims {
     pub name: Option<String>,
 }
 
-/// Checks an HS256 ID token's signature and claims; returns its claims.
+/// Checks an ID token's signature (with `keys` from the provider's
+/// `jwks_uri`, or the client secret for HS256) and its issuer, audience,
+/// expiry (a minute's leeway) and nonce; returns its claims.
 pub fn verify_id_token(
     token: &str,
     oidc: &OidcConfig,
     nonce: &str,
-    now: i64,
+    keys: Option<&JwkSet>,
 ) -> Result<IdClaims, String> {
-    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let parts: Vec<&str> = token.split('.').collect();
-    let [head, body, signature] = parts.as_slice() else {
-        return Err("an ID token has three parts".into());
+    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("ID token header: {e}"))?;
+    let key = match header.alg {
+        Algorithm::HS256 => DecodingKey::from_secret(oidc.client_secret.as_bytes())
+            .map_err(|e| format!("client secret: {e}"))?,
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::ES256
+        | Algorithm::ES384
+        | Algorithm::EdDSA => {
+            let keys = keys.ok_or("the provider publishes no keys (jwks_uri)")?;
+            let jwk = match &header.kid {
+                Some(kid) => keys.find(kid),
+                None => keys.keys.first(),
+            }
+            .ok_or("no published key matches the ID token's kid")?;
+            DecodingKey::from_jwk(jwk).map_err(|e| format!("provider key: {e}"))?
+        }
+        other => return Err(format!("ID token algorithm {other:?} is not supported")),
     };
-    let header: serde_json::Value =
-        serde_json::from_slice(&b64.decode(head).map_err(|e| e.to_string())?)
-            .map_err(|e| e.to_string())?;
-    if header["alg"] != "HS256" {
-        return Err(format!(
-            "ID token algorithm {} is not supported",
-            header["alg"]
-        ));
-    }
-    let mut mac =
-        Hmac::<Sha256>::new_from_slice(oidc.client_secret.as_bytes()).expect("any key length");
-    mac.update(format!("{head}.{body}").as_bytes());
-    mac.verify_slice(&b64.decode(signature).map_err(|e| e.to_string())?)
-        .map_err(|_| "ID token signature does not verify".to_owned())?;
-    let claims: IdClaims = serde_json::from_slice(&b64.decode(body).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
-    if claims.iss.trim_end_matches('/') != oidc.issuer.trim_end_matches('/') {
-        return Err("ID token from another issuer".into());
-    }
-    let audience_ok = match &claims.aud {
-        serde_json::Value::String(a) => *a == oidc.client_id,
-        serde_json::Value::Array(list) => list.iter().any(|a| *a == *oidc.client_id),
-        _ => false,
-    };
-    if !audience_ok {
-        return Err("ID token for another client".into());
-    }
-    if claims.exp <= now {
-        return Err("ID token expired".into());
-    }
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&[&oidc.client_id]);
+    let issuer = oidc.issuer.trim_end_matches('/');
+    validation.set_issuer(&[issuer.to_owned(), format!("{issuer}/")]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 60;
+    let claims = jsonwebtoken::decode::<IdClaims>(token, &key, &validation)
+        .map_err(|e| format!("ID token refused: {e:?}"))?
+        .claims;
     if claims.nonce.as_deref() != Some(nonce) {
         return Err("ID token nonce does not match the sign-in".into());
     }
     Ok(claims)
+}
+
+/// A token signed with the client secret needs no published keys.
+fn signed_with_secret(token: &str) -> bool {
+    jsonwebtoken::decode_header(token).is_ok_and(|h| h.alg == Algorithm::HS256)
+}
+
+async fn fetch_keys(state: &AppState, uri: &str) -> Result<JwkSet, String> {
+    state
+        .agency_client
+        .get(uri)
+        .send()
+        .await
+        .map_err(|e| format!("{uri}: {e}"))?
+        .error_for_status()
+        .map_err(|e| format!("{uri}: {e}"))?
+        .json()
+        .await
+        .map_err(|e| format!("{uri}: {e}"))
 }
 
 /// The provider sends the citizen back here with a code.
@@ -254,11 +271,18 @@ pub async fn callback(
         .json()
         .await
         .map_err(|e| unavailable(&ui, &e.to_string()))?;
-    let claims =
-        verify_id_token(&tokens.id_token, &oidc, &nonce, Utc::now().timestamp()).map_err(|e| {
-            tracing::warn!(error = %e, "ID token refused");
-            refused()
-        })?;
+    let keys = match &d.jwks_uri {
+        Some(uri) if !signed_with_secret(&tokens.id_token) => Some(
+            fetch_keys(&state, uri)
+                .await
+                .map_err(|e| unavailable(&ui, &e))?,
+        ),
+        _ => None,
+    };
+    let claims = verify_id_token(&tokens.id_token, &oidc, &nonce, keys.as_ref()).map_err(|e| {
+        tracing::warn!(error = %e, "ID token refused");
+        refused()
+    })?;
     let payer = claims.cpr.clone().unwrap_or(claims.sub.clone());
     let token = state
         .store
@@ -302,36 +326,58 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Utc;
+    use jsonwebtoken::{EncodingKey, Header};
+
+    const ISSUER: &str = "https://id.example.bh";
+    /// A key made for these tests only; `TEST_N` is its public modulus.
+    const TEST_KEY: &str = include_str!("testdata/idp-test-key.pem");
+    const TEST_N: &str = "pquDN22rHkf2p_F_1pnyDg0_kXdOacNg9pgoUEaN76oozdGJMyV6uRLoeyJKpjkB7T4_kpy0eaMD91nRHoDgG9PYuYgyTXWFFLbAULfHXuz5rKPNbPViDHrrIcT9hPO9awGSpzvWxVk6spRgB-5POsKjIJ9881HZsP3cO96jSdykjsrmpr0sewKeo-MRloN11Gl1Et9qlC7aePFloj3diPT4vMctAIZn3wXKqH2eoYcKX25Vj_Kn8XziNr--h6KYNTsQ2LP0OiRt2B9Klgm4wzA6eIL70exHp5b1MVvfs97kEkoHbUIRlLsoYQjAz0DaOahcnSPddUgB68dgYpaTtQ";
 
     fn config() -> OidcConfig {
         OidcConfig {
-            issuer: "https://id.example.bh".into(),
+            issuer: ISSUER.into(),
             client_id: "tahseel".into(),
-            client_secret: "s3cret".into(),
+            client_secret: "s3cret-s3cret-s3cret-s3cret-s3cret".into(),
         }
     }
 
-    fn token(secret: &str, alg: &str, claims: serde_json::Value) -> String {
-        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let head = b64.encode(serde_json::json!({"alg": alg, "typ": "JWT"}).to_string());
-        let body = b64.encode(claims.to_string());
-        let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-        mac.update(format!("{head}.{body}").as_bytes());
-        format!("{head}.{body}.{}", b64.encode(mac.finalize().into_bytes()))
+    fn claims() -> serde_json::Value {
+        let exp = Utc::now().timestamp() + 300;
+        serde_json::json!({"iss": ISSUER, "aud": "tahseel", "exp": exp, "sub": "850101234", "nonce": "n1", "name": "Fatima"})
     }
 
-    fn claims() -> serde_json::Value {
-        serde_json::json!({"iss": "https://id.example.bh", "aud": "tahseel", "exp": 2000, "sub": "850101234", "nonce": "n1", "name": "Fatima"})
+    fn hs256(secret: &str, claims: &serde_json::Value) -> String {
+        let key = EncodingKey::from_secret(secret.as_bytes()).unwrap();
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).unwrap()
+    }
+
+    fn rs256(kid: &str, claims: &serde_json::Value) -> String {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(kid.into());
+        let key = EncodingKey::from_rsa_pem(TEST_KEY.as_bytes()).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    fn keys() -> JwkSet {
+        serde_json::from_value(serde_json::json!({"keys": [
+            {"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256", "n": TEST_N, "e": "AQAB"}
+        ]}))
+        .unwrap()
     }
 
     #[test]
-    fn a_good_token_gives_its_claims() {
-        let c =
-            verify_id_token(&token("s3cret", "HS256", claims()), &config(), "n1", 1000).unwrap();
+    fn good_tokens_give_their_claims() {
+        let cfg = config();
+        let token = hs256(&cfg.client_secret, &claims());
+        assert!(signed_with_secret(&token) && !signed_with_secret(&rs256("k1", &claims())));
+        let c = verify_id_token(&token, &cfg, "n1", None).unwrap();
         assert_eq!(
             (c.sub.as_str(), c.name.as_deref()),
             ("850101234", Some("Fatima"))
         );
+        let c = verify_id_token(&rs256("k1", &claims()), &cfg, "n1", Some(&keys())).unwrap();
+        assert_eq!(c.sub, "850101234");
     }
 
     #[test]
@@ -342,37 +388,46 @@ mod tests {
             c[k] = v;
             c
         };
+        let secret = cfg.client_secret.clone();
+        let stale = Utc::now().timestamp() - 600;
         let cases = [
-            (token("other", "HS256", claims()), "signature"),
-            (token("s3cret", "none", claims()), "algorithm"),
             (
-                token(
-                    "s3cret",
-                    "HS256",
-                    with("iss", "https://evil.example".into()),
-                ),
-                "issuer",
+                hs256("another-secret-another-secret-xx", &claims()),
+                None,
+                "InvalidSignature",
             ),
             (
-                token("s3cret", "HS256", with("aud", "someone-else".into())),
-                "client",
+                hs256(&secret, &with("iss", "https://evil.example".into())),
+                None,
+                "InvalidIssuer",
             ),
-            (token("s3cret", "HS256", with("exp", 999.into())), "expired"),
             (
-                token("s3cret", "HS256", with("nonce", "n2".into())),
-                "nonce",
+                hs256(&secret, &with("aud", "someone-else".into())),
+                None,
+                "InvalidAudience",
             ),
-            ("a.b".to_owned(), "three parts"),
+            (
+                hs256(&secret, &with("exp", stale.into())),
+                None,
+                "ExpiredSignature",
+            ),
+            (hs256(&secret, &with("nonce", "n2".into())), None, "nonce"),
+            (rs256("k1", &claims()), None, "publishes no keys"),
+            (rs256("k2", &claims()), Some(keys()), "kid"),
+            ("a.b".to_owned(), None, "header"),
         ];
-        for (t, why) in cases {
-            let err = verify_id_token(&t, &cfg, "n1", 1000).unwrap_err();
+        for (token, keys, why) in cases {
+            let err = verify_id_token(&token, &cfg, "n1", keys.as_ref()).unwrap_err();
             assert!(err.contains(why), "{why}: {err}");
         }
-        let listed = token(
-            "s3cret",
-            "HS256",
-            with("aud", serde_json::json!(["x", "tahseel"])),
-        );
-        assert!(verify_id_token(&listed, &cfg, "n1", 1000).is_ok());
+        // An RS256 header over a body signed with the secret does not pass.
+        let rs = rs256("k1", &claims());
+        let hs = hs256(&secret, &claims());
+        let (rs_head, _) = rs.split_once('.').unwrap();
+        let (_, hs_rest) = hs.split_once('.').unwrap();
+        let forged = format!("{rs_head}.{hs_rest}");
+        assert!(verify_id_token(&forged, &cfg, "n1", Some(&keys())).is_err());
+        let listed = hs256(&secret, &with("aud", serde_json::json!(["x", "tahseel"])));
+        assert!(verify_id_token(&listed, &cfg, "n1", None).is_ok());
     }
 }
