@@ -160,7 +160,8 @@ pub async fn bill_by_reference(
 }
 
 /// The dues as a form: tick the ones to pay, choose how, pay. The form
-/// carries a fresh idempotency key, so a double click pays once.
+/// carries a fresh idempotency key, so a double click pays once. Its id is
+/// `basket`, for buttons placed outside it (the kiosk's).
 pub(super) fn basket(ui: &Ui, state: &AppState, bills: &[BillRecord], action: &str) -> Markup {
     let payable: Vec<&BillRecord> = bills
         .iter()
@@ -172,7 +173,7 @@ pub(super) fn basket(ui: &Ui, state: &AppState, bills: &[BillRecord], action: &s
         @if payable.is_empty() {
             p.notice { (ui.t("dues-none")) }
         } @else {
-            form method="post" action=(action) {
+            form #basket method="post" action=(action) {
                 input type="hidden" name="key" value=(Uuid::new_v4());
                 table.stack {
                     caption.hint { (ui.t("dues-caption")) }

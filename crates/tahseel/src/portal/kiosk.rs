@@ -171,29 +171,23 @@ pub async fn dues(State(state): State<AppState>, mut ui: Ui, headers: HeaderMap)
         p { (ui.ta("dues-for", &[("payer", payer.to_string())])) }
         (form)
         @if bills.iter().any(|b| b.amount_payable_now.is_positive()) {
-            // The basket form's buttons: the basket above is the form `kiosk-basket`.
+            // The basket form's buttons, outside it.
             div.grid {
                 @if has_card {
-                    button type="submit" form="kiosk-basket" name="method" value="card" { (ui.t("kiosk-pay-card")) }
+                    button type="submit" form="basket" name="method" value="card" { (ui.t("kiosk-pay-card")) }
                 }
                 div {
                     label for="cash" { (ui.t("kiosk-cash-inserted")) }
                     p.hint id="cash-hint" { (ui.t("kiosk-cash-hint")) }
-                    input id="cash" name="cash" form="kiosk-basket" inputmode="decimal" dir="ltr" aria-describedby="cash-hint";
-                    button type="submit" form="kiosk-basket" name="method" value="cash" { (ui.t("kiosk-pay-cash")) }
+                    input id="cash" name="cash" form="basket" inputmode="decimal" dir="ltr" aria-describedby="cash-hint";
+                    button type="submit" form="basket" name="method" value="cash" { (ui.t("kiosk-pay-cash")) }
                 }
             }
         }
         p { a.button.secondary href="/kiosk/end" { (ui.t("kiosk-finish")) } }
         (idle_note(&ui, &state))
     };
-    // The basket renders its own <form>; give it the id the buttons point at.
-    let html = page(&ui, &ui.t("dues-title"), body).0.replacen(
-        "<form method=\"post\" action=\"/kiosk/pay\">",
-        "<form method=\"post\" action=\"/kiosk/pay\" id=\"kiosk-basket\">",
-        1,
-    );
-    Ok(axum::response::Html(html).into_response())
+    Ok(page(&ui, &ui.t("dues-title"), body).into_response())
 }
 
 pub async fn pay(
