@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
-use tahseel_core::agency::{parse_iban, AgencyCode, Names};
+use tahseel_core::agency::{parse_iban, AgencyCode, Names, ServiceCode, ServiceKind, ServiceTerms};
 use tahseel_core::time::to_local;
 use tahseel_core::Fils;
 use uuid::Uuid;
@@ -16,7 +16,9 @@ use uuid::Uuid;
 use super::layout::{page, Ui};
 use super::{cookie, field, form_fields, set_cookie, PageError, PageResult};
 use crate::http::AppState;
-use crate::store::{FoundLine, NewAgency, NewSession, PaymentSearch, Principal, SessionKind};
+use crate::store::{
+    FoundLine, NewAgency, NewService, NewSession, PaymentSearch, Principal, SessionKind,
+};
 
 const ADMIN_COOKIE: &str = "tahseel_admin";
 /// Lines per page of search results, and per round trip of an export.
@@ -95,6 +97,33 @@ async fn overview(ui: &Ui, state: &AppState, shown: Option<Markup>) -> Result<Ma
         table {
             thead { tr { th scope="col" { (ui.t("field-agency")) } th scope="col" { (ui.t("col-code")) } th scope="col" { (ui.t("col-name")) } } }
             tbody { @for s in &services { tr { td.ltr { (s.agency) } td.ltr { (s.code) } td { (ui.name(&s.name)) } } } }
+        }
+        details {
+            summary { (ui.t("admin-add-service")) }
+            form method="post" action="/admin/services" {
+                label for="s-agency-code" { (ui.t("field-agency")) }
+                select id="s-agency-code" name="agency" required {
+                    @for a in &agencies { option value=(a.code) { (a.code) " — " (ui.name(&a.name)) } }
+                }
+                label for="s-code" { (ui.t("col-code")) }
+                input id="s-code" name="code" required dir="ltr" placeholder="licence-renewal";
+                label for="s-en" { (ui.t("field-name-en")) }
+                input id="s-en" name="name_en" required dir="ltr";
+                label for="s-ar" { (ui.t("field-name-ar")) }
+                input id="s-ar" name="name_ar" required dir="rtl";
+                label for="s-kind" { (ui.t("admin-service-kind")) }
+                select id="s-kind" name="kind" {
+                    option value="bill" { (ui.t("admin-service-bill")) }
+                    option value="fee" { (ui.t("admin-service-fee")) }
+                }
+                label for="s-fee" { (ui.t("admin-service-fee-amount")) }
+                input id="s-fee" name="fee" inputmode="decimal" dir="ltr" placeholder="25.000";
+                label style="font-weight:400" {
+                    input type="checkbox" name="partial" value="yes";
+                    " " (ui.t("admin-service-partial"))
+                }
+                button type="submit" { (ui.t("action-add")) }
+            }
         }
         h2 id="kiosks" { (ui.t("admin-kiosks")) }
         table {
@@ -263,6 +292,51 @@ pub async fn add_agency(
         .await
         .map_err(|e| fail(&ui, e))?;
     Ok(Redirect::to("/admin#agencies").into_response())
+}
+
+pub async fn add_service(
+    State(state): State<AppState>,
+    ui: Ui,
+    headers: HeaderMap,
+    body: Bytes,
+) -> PageResult {
+    if !signed_in(&state, &headers).await {
+        return Ok(to_home());
+    }
+    let fields = form_fields(&body);
+    let get = |k: &str| field(&fields, k).unwrap_or_default().trim().to_owned();
+    let kind = if get("kind") == "fee" {
+        ServiceKind::Fee
+    } else {
+        ServiceKind::Bill
+    };
+    let fee = match get("fee") {
+        f if f.is_empty() => None,
+        f => Some(Fils::parse_amount(&f).map_err(|e| fail(&ui, e.into()))?),
+    };
+    let name = Names {
+        en: get("name_en"),
+        ar: get("name_ar"),
+    };
+    if name.en.is_empty() || name.ar.is_empty() {
+        return Err(PageError::new(
+            ui.lang,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ui.t("error-names"),
+        ));
+    }
+    state
+        .store
+        .add_service(NewService {
+            agency: AgencyCode::parse(&get("agency")).map_err(|e| fail(&ui, e.into()))?,
+            code: ServiceCode::parse(&get("code")).map_err(|e| fail(&ui, e.into()))?,
+            name,
+            terms: ServiceTerms::new(kind, fee, get("partial") == "yes")
+                .map_err(|e| fail(&ui, e.into()))?,
+        })
+        .await
+        .map_err(|e| fail(&ui, e))?;
+    Ok(Redirect::to("/admin#services").into_response())
 }
 
 pub async fn add_kiosk(

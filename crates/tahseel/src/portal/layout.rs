@@ -167,9 +167,12 @@ pub fn page(ui: &Ui, title: &str, body: Markup) -> Html<String> {
                     // Goes to `url` after `seconds` without a touch or a key;
                     // without script, a plain refresh does the same.
                     noscript { meta http-equiv="refresh" content={ (seconds) ";url=" (url) }; }
+                    // Fifteen seconds before, a warning any touch dismisses.
                     script {
                         (PreEscaped(format!(
-                            "(function(){{var t;function arm(){{clearTimeout(t);t=setTimeout(function(){{location.href={url:?};}},{ms});}}\
+                            "(function(){{var t,w;function warn(){{var d=document.getElementById('still-there');if(d)d.hidden=false;}}\
+                             function arm(){{clearTimeout(t);clearTimeout(w);var d=document.getElementById('still-there');if(d)d.hidden=true;\
+                             if({ms}>20000)w=setTimeout(warn,{ms}-15000);t=setTimeout(function(){{location.href={url:?};}},{ms});}}\
                              ['pointerdown','keydown','touchstart','input'].forEach(function(e){{document.addEventListener(e,arm,{{passive:true}});}});arm();}})();",
                             ms = seconds * 1000
                         )))
@@ -200,6 +203,12 @@ pub fn page(ui: &Ui, title: &str, body: Markup) -> Html<String> {
                     p.tagline { (ui.t("portal-tagline")) }
                 }
                 main id="main" tabindex="-1" {
+                    @if ui.refresh.is_some() && ui.kiosk {
+                        div #still-there .notice role="alertdialog" aria-labelledby="still-there-text" hidden {
+                            p #still-there-text { strong { (ui.t("kiosk-still-there")) } }
+                            button type="button" { (ui.t("kiosk-continue")) }
+                        }
+                    }
                     h1 { (title) }
                     (body)
                 }

@@ -83,6 +83,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/login", post(admin::login))
         .route("/admin/logout", post(admin::logout))
         .route("/admin/agencies", post(admin::add_agency))
+        .route("/admin/services", post(admin::add_service))
         .route("/admin/kiosks", post(admin::add_kiosk))
         .route("/admin/kiosks/{code}/revoke", post(admin::revoke_kiosk))
         .route("/admin/keys", post(admin::add_key))

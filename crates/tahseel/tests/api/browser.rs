@@ -618,6 +618,42 @@ async fn every_other_page_in_both_languages() {
             b.click("button[type=submit]").await;
             assert!(b.text().await.contains("GDT"));
             b.check_page(&format!("admin-{lang}")).await;
+            if lang == "en" {
+                // A service added through the admin form shows in the catalog.
+                b.client
+                    .find(Locator::XPath("//summary[text()='Add a service']"))
+                    .await
+                    .unwrap()
+                    .click()
+                    .await
+                    .unwrap();
+                b.client
+                    .find(Locator::Css("#s-agency-code"))
+                    .await
+                    .unwrap()
+                    .select_by_value("IGA")
+                    .await
+                    .unwrap();
+                b.fill("#s-code", "passport-renewal").await;
+                b.fill("#s-en", "Passport renewal").await;
+                b.fill("#s-ar", "تجديد جواز السفر").await;
+                b.client
+                    .find(Locator::Css("#s-kind"))
+                    .await
+                    .unwrap()
+                    .select_by_value("fee")
+                    .await
+                    .unwrap();
+                b.fill("#s-fee", "12.000").await;
+                b.click("form[action='/admin/services'] button").await;
+                let services = app.store.services(Some("IGA")).await.unwrap();
+                let added = services
+                    .iter()
+                    .find(|s| s.code == "passport-renewal")
+                    .expect("the service was added");
+                assert_eq!(added.fee.map(|f| f.to_string()).as_deref(), Some("12.000"));
+                assert!(b.text().await.contains("Passport renewal"));
+            }
             b.goto(&format!("{}/admin/payments?agency=GDT", app.base))
                 .await;
             b.check_page(&format!("admin-payments-{lang}")).await;
