@@ -287,8 +287,8 @@ async fn postings_rate(store: &Store, seconds: f64) -> Result<f64> {
         };
         let payment = store.create_payment(new).await?.into_inner();
         let acquirer_ref = format!("bench-{n}-{}", payment.id);
-        store
-            .mark_pending(payment.id, &acquirer_ref, "about:blank")
+        let payment = store
+            .mark_pending(payment, &acquirer_ref, "about:blank")
             .await?;
         let outcome = AcquirerOutcome::Approved {
             acquirer_ref,

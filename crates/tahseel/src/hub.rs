@@ -119,7 +119,7 @@ pub struct CaptureStats {
 struct CaptureJob {
     payment_id: Uuid,
     outcome: crate::store::AcquirerOutcome,
-    reply: tokio::sync::oneshot::Sender<Result<Replayable<PaymentRecord>>>,
+    reply: tokio::sync::oneshot::Sender<Result<Replayable<PaymentState>>>,
 }
 
 impl CaptureQueue {
@@ -162,7 +162,7 @@ impl CaptureQueue {
         &self,
         payment_id: Uuid,
         outcome: crate::store::AcquirerOutcome,
-    ) -> Result<Replayable<PaymentRecord>> {
+    ) -> Result<Replayable<PaymentState>> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         let job = CaptureJob {
             payment_id,
@@ -392,7 +392,7 @@ impl Hub {
         match acquirer.start(&start).await {
             Ok(session) => Ok(Replayable::New(
                 self.store
-                    .mark_pending(payment.id, &session.acquirer_ref, &session.next_url)
+                    .mark_pending(payment, &session.acquirer_ref, &session.next_url)
                     .await?,
             )),
             Err(e) => {
@@ -450,10 +450,7 @@ impl Hub {
     async fn finish_cash(&self, mut payment: PaymentRecord) -> Result<PaymentRecord> {
         let acquirer_ref = format!("cash-{}", payment.id);
         if payment.state == PaymentState::Created {
-            payment = self
-                .store
-                .mark_pending(payment.id, &acquirer_ref, "")
-                .await?;
+            payment = self.store.mark_pending(payment, &acquirer_ref, "").await?;
         }
         if payment.state == PaymentState::Pending {
             let outcome = crate::store::AcquirerOutcome::Approved {
@@ -471,14 +468,15 @@ impl Hub {
         Ok(payment)
     }
 
-    /// Applies a server-to-server notice from an acquirer after checking it.
+    /// Applies a server-to-server notice from an acquirer after checking it;
+    /// returns the payment and its state after it.
     pub async fn acquirer_notice(
         &self,
         acquirer: &str,
         timestamp: &str,
         signature: &str,
         body: &[u8],
-    ) -> Result<PaymentRecord> {
+    ) -> Result<(Uuid, PaymentState)> {
         let acq = self
             .acquirers
             .by_name(acquirer)
@@ -495,11 +493,14 @@ impl Hub {
         };
         let applied = match &self.captures {
             Some(queue) => queue.apply(notice.payment_id, notice.outcome.clone()).await,
-            None => {
-                self.store
-                    .apply_outcome(notice.payment_id, &notice.outcome)
-                    .await
-            }
+            None => self
+                .store
+                .apply_outcome(notice.payment_id, &notice.outcome)
+                .await
+                .map(|r| match r {
+                    Replayable::New(p) => Replayable::New(p.state),
+                    Replayable::Replayed(p) => Replayable::Replayed(p.state),
+                }),
         };
         let applied = match applied {
             Ok(a) => a,
@@ -521,7 +522,7 @@ impl Hub {
         if applied.is_replay() {
             tracing::info!(acquirer, payment = %notice.payment_id, "repeated acquirer notice ignored");
         }
-        Ok(applied.into_inner())
+        Ok((notice.payment_id, applied.into_inner()))
     }
 
     /// Grants a refund, asks the acquirer to pay it, and records the answer.

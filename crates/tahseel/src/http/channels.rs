@@ -163,7 +163,7 @@ pub async fn acquirer_notice(
             .unwrap_or("")
             .to_owned()
     };
-    let payment = state
+    let (payment_id, payment_state) = state
         .acquirer_notice(
             &name,
             &header(TIMESTAMP_HEADER),
@@ -172,6 +172,6 @@ pub async fn acquirer_notice(
         )
         .await?;
     Ok(Json(
-        json!({"payment_id": payment.id, "state": payment.state}),
+        json!({"payment_id": payment_id, "state": payment_state}),
     ))
 }

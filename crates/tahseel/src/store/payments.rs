@@ -475,12 +475,16 @@ impl Store {
     }
 
     /// Records the acquirer session a created payment was sent to.
+    /// Moves `payment` to `pending` at the acquirer and returns it so,
+    /// without reading it back: only these fields change.
     pub async fn mark_pending(
         &self,
-        id: Uuid,
+        mut payment: PaymentRecord,
         acquirer_ref: &str,
         next_url: &str,
     ) -> Result<PaymentRecord> {
+        let id = payment.id;
+        let at = now();
         let mut tx = self.begin().await?;
         let row = lock_payment(&mut tx, id).await?;
         let state = parse_state(&row.state, PaymentState::parse)?;
@@ -490,13 +494,17 @@ impl Store {
                 .bind(PaymentState::Pending.as_str())
                 .bind(acquirer_ref)
                 .bind(next_url)
-                .bind(now())
+                .bind(at)
                 .bind(id)
                 .execute(&mut *c)
                 .await?;
         });
         tx.commit().await?;
-        self.payment(id).await
+        payment.state = PaymentState::Pending;
+        payment.acquirer_ref = Some(acquirer_ref.to_owned());
+        payment.next_url = Some(next_url.to_owned());
+        payment.updated_at = at;
+        Ok(payment)
     }
 
     /// Ends a payment that will not be captured (failed, expired or
@@ -534,7 +542,7 @@ impl Store {
         outcome: &AcquirerOutcome,
     ) -> Result<Replayable<PaymentRecord>> {
         let mut tx = self.begin().await?;
-        let changed = apply_outcome_in(&mut tx, payment_id, outcome).await?;
+        let (changed, _) = apply_outcome_in(&mut tx, payment_id, outcome).await?;
         if changed {
             tx.commit().await?;
         }
@@ -555,7 +563,7 @@ impl Store {
     pub async fn apply_outcomes(
         &self,
         items: &[(Uuid, AcquirerOutcome)],
-    ) -> Vec<Result<Replayable<PaymentRecord>>> {
+    ) -> Vec<Result<Replayable<PaymentState>>> {
         // Payments in id order, so batches on several nodes lock alike.
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by_key(|&i| items[i].0);
@@ -586,19 +594,23 @@ impl Store {
             tracing::warn!(error = %e, size = items.len(), "group commit failed; applying each outcome alone");
             let mut results = Vec::with_capacity(items.len());
             for (id, outcome) in items {
-                results.push(self.apply_outcome(*id, outcome).await);
+                let applied = self.apply_outcome(*id, outcome).await;
+                results.push(applied.map(|r| match r {
+                    Replayable::New(p) => Replayable::New(p.state),
+                    Replayable::Replayed(p) => Replayable::Replayed(p.state),
+                }));
             }
             return results;
         }
-        let mut results = Vec::with_capacity(items.len());
-        for (i, (id, _)) in items.iter().enumerate() {
-            results.push(match (errors[i].take(), changed[i]) {
+        // The states are known from the transaction: nothing is read back.
+        (0..items.len())
+            .map(|i| match (errors[i].take(), changed[i]) {
                 (Some(e), _) => Err(e),
-                (None, Some(true)) => self.payment(*id).await.map(Replayable::New),
-                (None, _) => self.payment(*id).await.map(Replayable::Replayed),
-            });
-        }
-        results
+                (None, Some((true, state))) => Ok(Replayable::New(state)),
+                (None, Some((false, state))) => Ok(Replayable::Replayed(state)),
+                (None, None) => unreachable!("every outcome was applied or failed"),
+            })
+            .collect()
     }
 
     async fn refunded_total(&self, payment_id: Uuid, agency_id: Option<Uuid>) -> Result<Fils> {
@@ -847,12 +859,12 @@ impl Store {
 
 /// Applies an acquirer's outcome in the caller's transaction; returns
 /// whether it changed the payment (false: the same outcome was applied
-/// before). See [`Store::apply_outcome`].
+/// before) and the payment's state after it. See [`Store::apply_outcome`].
 async fn apply_outcome_in(
     tx: &mut Tx,
     payment_id: Uuid,
     outcome: &AcquirerOutcome,
-) -> Result<bool> {
+) -> Result<(bool, PaymentState)> {
     let row = lock_payment(tx, payment_id).await?;
     if row.acquirer_ref.as_deref() != Some(outcome.acquirer_ref()) {
         return Err(Error::BadNotice(
@@ -874,7 +886,7 @@ async fn apply_outcome_in(
         }
     }
     if from == to {
-        return Ok(false);
+        return Ok((false, to));
     }
     from.transition(to)?;
     let at = now();
@@ -987,7 +999,7 @@ async fn apply_outcome_in(
             }
         }
     }
-    Ok(true)
+    Ok((true, to))
 }
 
 async fn savepoint(tx: &mut Tx, sql: &'static str) -> Result<()> {
