@@ -497,10 +497,7 @@ impl Hub {
                 .store
                 .apply_outcome(notice.payment_id, &notice.outcome)
                 .await
-                .map(|r| match r {
-                    Replayable::New(p) => Replayable::New(p.state),
-                    Replayable::Replayed(p) => Replayable::Replayed(p.state),
-                }),
+                .map(|r| r.map(|p| p.state)),
         };
         let applied = match applied {
             Ok(a) => a,

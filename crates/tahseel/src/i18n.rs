@@ -55,12 +55,16 @@ fn bundle(lang: Lang) -> &'static FluentBundle<FluentResource> {
     })
 }
 
-/// The message `id` in `lang`, with named arguments.
+/// The message `id` in `lang`, with named arguments; the id itself when
+/// the catalog has no such message.
 pub fn t(lang: Lang, id: &str, args: &[(&str, String)]) -> String {
+    try_t(lang, id, args).unwrap_or_else(|| id.to_owned())
+}
+
+/// The message `id` in `lang`, if the catalog has it.
+pub fn try_t(lang: Lang, id: &str, args: &[(&str, String)]) -> Option<String> {
     let bundle = bundle(lang);
-    let Some(pattern) = bundle.get_message(id).and_then(|m| m.value()) else {
-        return id.to_owned();
-    };
+    let pattern = bundle.get_message(id).and_then(|m| m.value())?;
     let mut fargs = FluentArgs::new();
     for (k, v) in args {
         // Whole numbers go in as numbers, so plural forms can select on them.
@@ -70,9 +74,11 @@ pub fn t(lang: Lang, id: &str, args: &[(&str, String)]) -> String {
         }
     }
     let mut errors = vec![];
-    bundle
-        .format_pattern(pattern, Some(&fargs), &mut errors)
-        .into_owned()
+    Some(
+        bundle
+            .format_pattern(pattern, Some(&fargs), &mut errors)
+            .into_owned(),
+    )
 }
 
 #[cfg(test)]

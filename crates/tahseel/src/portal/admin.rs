@@ -4,7 +4,8 @@
 //! `SameSite=Strict`, so other sites cannot post these forms.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{html, Markup};
@@ -17,7 +18,8 @@ use super::layout::{page, Ui};
 use super::{cookie, field, form_fields, set_cookie, PageError, PageResult};
 use crate::http::AppState;
 use crate::store::{
-    FoundLine, NewAgency, NewService, NewSession, PaymentSearch, Principal, SessionKind,
+    receipt_number, FoundLine, NewAgency, NewService, NewSession, PaymentSearch, Principal,
+    SessionKind,
 };
 
 const ADMIN_COOKIE: &str = "tahseel_admin";
@@ -38,6 +40,22 @@ async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
 
 fn to_home() -> Response {
     Redirect::to("/admin").into_response()
+}
+
+/// An operator signed in to the admin area; any other request is sent to
+/// its sign-in page.
+pub struct AdminSession;
+
+impl FromRequestParts<AppState> for AdminSession {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        if signed_in(state, &parts.headers).await {
+            Ok(AdminSession)
+        } else {
+            Err(to_home())
+        }
+    }
 }
 
 fn fail(ui: &Ui, e: crate::error::Error) -> PageError {
@@ -228,11 +246,10 @@ pub async fn login(State(state): State<AppState>, ui: Ui, body: Bytes) -> PageRe
         })
         .await
         .map_err(|e| fail(&ui, e))?;
-    let secure = state.public_url.starts_with("https:");
     Ok((
         [(
             header::SET_COOKIE,
-            set_cookie(ADMIN_COOKIE, &token, None, "Strict", secure),
+            set_cookie(&state, ADMIN_COOKIE, &token, None, "Strict"),
         )],
         Redirect::to("/admin"),
     )
@@ -245,11 +262,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             tracing::warn!(error = %e, "could not end an admin session");
         }
     }
-    let secure = state.public_url.starts_with("https:");
     (
         [(
             header::SET_COOKIE,
-            set_cookie(ADMIN_COOKIE, "", Some(0), "Strict", secure),
+            set_cookie(&state, ADMIN_COOKIE, "", Some(0), "Strict"),
         )],
         Redirect::to("/admin"),
     )
@@ -259,12 +275,9 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
 pub async fn add_agency(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     body: Bytes,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     let fields = form_fields(&body);
     let get = |k: &str| field(&fields, k).unwrap_or_default().trim().to_owned();
     let iban = match get("iban") {
@@ -297,12 +310,9 @@ pub async fn add_agency(
 pub async fn add_service(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     body: Bytes,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     let fields = form_fields(&body);
     let get = |k: &str| field(&fields, k).unwrap_or_default().trim().to_owned();
     let kind = if get("kind") == "fee" {
@@ -342,12 +352,9 @@ pub async fn add_service(
 pub async fn add_kiosk(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     body: Bytes,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     let fields = form_fields(&body);
     let get = |k: &str| field(&fields, k).unwrap_or_default().trim().to_owned();
     let (kiosk, key) = state
@@ -373,12 +380,9 @@ pub async fn add_kiosk(
 pub async fn revoke_kiosk(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     Path(code): Path<String>,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     state
         .store
         .revoke_kiosk(&code)
@@ -390,12 +394,9 @@ pub async fn revoke_kiosk(
 pub async fn add_key(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     body: Bytes,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     let fields = form_fields(&body);
     let agency = field(&fields, "agency")
         .map(str::trim)
@@ -417,12 +418,9 @@ pub async fn add_key(
 pub async fn revoke_key(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     Path(id): Path<Uuid>,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     state
         .store
         .revoke_api_key(id)
@@ -467,12 +465,9 @@ fn search_query_string(q: &PaymentSearch) -> String {
 pub async fn payments(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     Query(q): Query<SearchQuery>,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     let after = parse_cursor(q.after.as_deref());
     let found = state
         .store
@@ -514,7 +509,7 @@ pub async fn payments(
                 @for l in &found {
                     tr {
                         td.ltr { (ui.time(l.created_at)) }
-                        td.ltr { (l.receipt_no.map(|n| format!("TH-{n:08}")).unwrap_or_default()) }
+                        td.ltr { (l.receipt_no.map(receipt_number).unwrap_or_default()) }
                         td.ltr { (l.agency) "/" (l.service) }
                         td.ltr { (l.reference) }
                         td.ltr { (l.payer) }
@@ -560,9 +555,7 @@ fn csv_rows(lines: &[FoundLine], header: bool) -> Bytes {
         w.write_record([
             l.payment_id.to_string(),
             l.line_no.to_string(),
-            l.receipt_no
-                .map(|n| format!("TH-{n:08}"))
-                .unwrap_or_default(),
+            l.receipt_no.map(receipt_number).unwrap_or_default(),
             l.created_at.to_rfc3339(),
             to_local(l.created_at).to_rfc3339(),
             l.captured_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
@@ -587,12 +580,9 @@ fn csv_rows(lines: &[FoundLine], header: bool) -> Bytes {
 pub async fn payments_csv(
     State(state): State<AppState>,
     ui: Ui,
-    headers: HeaderMap,
+    _: AdminSession,
     Query(q): Query<SearchQuery>,
 ) -> PageResult {
-    if !signed_in(&state, &headers).await {
-        return Ok(to_home());
-    }
     // A bad filter is reported before the download starts.
     let first = state
         .store

@@ -104,11 +104,10 @@ pub async fn switch_language(
     Query(q): Query<Back>,
 ) -> Response {
     let lang = Lang::parse(&code).unwrap_or_default();
-    let secure = state.public_url.starts_with("https:");
     (
         [(
             header::SET_COOKIE,
-            set_cookie(LANG_COOKIE, lang.code(), Some(31_536_000), "Lax", secure),
+            set_cookie(&state, LANG_COOKIE, lang.code(), Some(31_536_000), "Lax"),
         )],
         Redirect::to(&safe_back(q.back.as_deref())),
     )
@@ -350,7 +349,7 @@ pub(super) fn status_body(
                 div.notice.error role="alert" {
                     p { strong { (state_text) } }
                     @if let Some(reason) = &p.failure_reason {
-                        p { (ui.t(&format!("reason-{reason}")).replace("reason-", "")) }
+                        p { (crate::i18n::try_t(ui.lang, &format!("reason-{reason}"), &[]).unwrap_or_else(|| reason.clone())) }
                     }
                 }
                 form method="post" action=(retry_action) {

@@ -192,7 +192,6 @@ async fn token(State(state): State<AppState>, body: Bytes) -> Response {
     if code.exp < now || code.redirect_uri != get("redirect_uri") {
         return invalid();
     }
-    let header = b64.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
     let claims = serde_json::json!({
         "iss": issuer(&state),
         "aud": CLIENT_ID,
@@ -203,9 +202,15 @@ async fn token(State(state): State<AppState>, body: Bytes) -> Response {
         "iat": now,
         "exp": now + 300,
     });
-    let body = b64.encode(serde_json::to_vec(&claims).expect("serializes"));
-    let signing_input = format!("{header}.{body}");
-    let id_token = format!("{signing_input}.{}", sign(&secret, &signing_input));
+    let Ok(id_token) = jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()).and_then(|key| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+            &claims,
+            &key,
+        )
+    }) else {
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
     Json(serde_json::json!({
         "access_token": hex::encode(crate::auth::random_bytes::<16>()),
         "token_type": "Bearer",

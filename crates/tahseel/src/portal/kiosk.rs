@@ -32,10 +32,6 @@ const VISIT_COOKIE: &str = "tahseel_visit";
 /// How long after it starts a kiosk payment's result can be shown.
 const RESULT_MINUTES: i64 = 15;
 
-fn secure(state: &AppState) -> bool {
-    state.public_url.starts_with("https:")
-}
-
 async fn device(state: &AppState, headers: &HeaderMap) -> Option<Kiosk> {
     let key = cookie(headers, DEVICE_COOKIE)?;
     state.store.kiosk_by_key(&key).await.ok().flatten()
@@ -103,7 +99,7 @@ pub async fn activate(State(state): State<AppState>, ui: Ui, body: Bytes) -> Pag
             [(
                 header::SET_COOKIE,
                 // A year: the device keeps its identity until revoked.
-                set_cookie(DEVICE_COOKIE, &key, Some(31_536_000), "Lax", secure(&state)),
+                set_cookie(&state, DEVICE_COOKIE, &key, Some(31_536_000), "Lax"),
             )],
             Redirect::to("/kiosk"),
         )
@@ -143,7 +139,7 @@ pub async fn begin_visit(
     Ok((
         [(
             header::SET_COOKIE,
-            set_cookie(VISIT_COOKIE, &token, None, "Lax", secure(&state)),
+            set_cookie(&state, VISIT_COOKIE, &token, None, "Lax"),
         )],
         Redirect::to("/kiosk/dues"),
     )
@@ -342,7 +338,7 @@ pub async fn end(State(state): State<AppState>, headers: HeaderMap) -> Response 
     (
         [(
             header::SET_COOKIE,
-            set_cookie(VISIT_COOKIE, "", Some(0), "Lax", secure(&state)),
+            set_cookie(&state, VISIT_COOKIE, "", Some(0), "Lax"),
         )],
         Redirect::to("/kiosk"),
     )

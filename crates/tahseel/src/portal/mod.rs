@@ -105,20 +105,21 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, v)| v.to_owned())
 }
 
-/// A `Set-Cookie` value: HttpOnly, path `/`, `Secure` behind https.
-/// `max_age` 0 deletes it; `None` keeps it for the browser session.
+/// A `Set-Cookie` value: HttpOnly, path `/`, `Secure` when the hub's
+/// public URL is https. `max_age` 0 deletes it; `None` keeps it for the
+/// browser session.
 fn set_cookie(
+    state: &AppState,
     name: &str,
     value: &str,
     max_age: Option<i64>,
     same_site: &str,
-    secure: bool,
 ) -> String {
     let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
     if let Some(age) = max_age {
         c.push_str(&format!("; Max-Age={age}"));
     }
-    if secure {
+    if state.public_url.starts_with("https:") {
         c.push_str("; Secure");
     }
     c
@@ -160,12 +161,7 @@ impl PageError {
         } else {
             format!("error-{}", api.code)
         };
-        let translated = crate::i18n::t(lang, &id, &[]);
-        let message = if translated == id {
-            api.message
-        } else {
-            translated
-        };
+        let message = crate::i18n::try_t(lang, &id, &[]).unwrap_or(api.message);
         PageError::new(lang, api.status, message)
     }
 }

@@ -46,17 +46,7 @@ async fn discover(state: &AppState, oidc: &OidcConfig) -> Result<Discovery, Stri
         "{}/.well-known/openid-configuration",
         oidc.issuer.trim_end_matches('/')
     );
-    let d: Discovery = state
-        .agency_client
-        .get(&url)
-        .send()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?
-        .error_for_status()
-        .map_err(|e| format!("{url}: {e}"))?
-        .json()
-        .await
-        .map_err(|e| format!("{url}: {e}"))?;
+    let d: Discovery = get_json(state, &url).await?;
     if d.issuer.trim_end_matches('/') != oidc.issuer.trim_end_matches('/') {
         return Err(format!(
             "the provider says it is {:?}, not {:?}",
@@ -197,18 +187,22 @@ fn signed_with_secret(token: &str) -> bool {
     jsonwebtoken::decode_header(token).is_ok_and(|h| h.alg == Algorithm::HS256)
 }
 
-async fn fetch_keys(state: &AppState, uri: &str) -> Result<JwkSet, String> {
+/// A JSON document from the provider, any failure said with its address.
+async fn get_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    url: &str,
+) -> Result<T, String> {
     state
         .agency_client
-        .get(uri)
+        .get(url)
         .send()
         .await
-        .map_err(|e| format!("{uri}: {e}"))?
+        .map_err(|e| format!("{url}: {e}"))?
         .error_for_status()
-        .map_err(|e| format!("{uri}: {e}"))?
+        .map_err(|e| format!("{url}: {e}"))?
         .json()
         .await
-        .map_err(|e| format!("{uri}: {e}"))
+        .map_err(|e| format!("{url}: {e}"))
 }
 
 /// The provider sends the citizen back here with a code.
@@ -273,7 +267,7 @@ pub async fn callback(
         .map_err(|e| unavailable(&ui, &e.to_string()))?;
     let keys = match &d.jwks_uri {
         Some(uri) if !signed_with_secret(&tokens.id_token) => Some(
-            fetch_keys(&state, uri)
+            get_json::<JwkSet>(&state, uri)
                 .await
                 .map_err(|e| unavailable(&ui, &e))?,
         ),
@@ -295,11 +289,10 @@ pub async fn callback(
         })
         .await
         .map_err(|e| PageError::from_error(ui.lang, e))?;
-    let secure = state.public_url.starts_with("https:");
     Ok((
         [(
             header::SET_COOKIE,
-            set_cookie(SESSION_COOKIE, &token, None, "Lax", secure),
+            set_cookie(&state, SESSION_COOKIE, &token, None, "Lax"),
         )],
         Redirect::to(&back),
     )
@@ -312,11 +305,10 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Respon
             tracing::warn!(error = %e, "could not end a session");
         }
     }
-    let secure = state.public_url.starts_with("https:");
     (
         [(
             header::SET_COOKIE,
-            set_cookie(SESSION_COOKIE, "", Some(0), "Lax", secure),
+            set_cookie(&state, SESSION_COOKIE, "", Some(0), "Lax"),
         )],
         Redirect::to("/"),
     )

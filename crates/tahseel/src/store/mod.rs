@@ -43,8 +43,8 @@ pub use events::{DueEvent, EventRecord};
 pub use history::{record_history_in, HistoricPayment, HISTORY_BATCH};
 pub use ledger::{AccountBalance, LedgerFault};
 pub use payments::{
-    AcquirerOutcome, Card, LineRecord, NewPayment, NewRefund, PaymentRecord, RefundRecord,
-    Replayable,
+    receipt_number, AcquirerOutcome, Card, LineRecord, NewPayment, NewRefund, PaymentRecord,
+    RefundRecord, Replayable,
 };
 pub use rollups::{Dimension, RollupDiff, RollupRow};
 pub use statements::PayableMovement;
@@ -185,10 +185,21 @@ impl Store {
         }
     }
 
-    /// A secret shared by every node over this database, created on first use.
+    /// A secret shared by every node over this database, created on first
+    /// use. Read on every receipt, so it is only written when missing.
     pub async fn hub_secret(&self, name: &str) -> Result<String> {
+        let stored: Option<String> = on_db!(pool self, |c, pg| {
+            sqlx::query_scalar("SELECT value FROM hub_secrets WHERE name = $1")
+                .bind(name)
+                .fetch_optional(c)
+                .await?
+        });
+        if let Some(value) = stored {
+            return Ok(value);
+        }
         let fresh = hex::encode(crate::auth::random_bytes::<32>());
         on_db!(pool self, |c, pg| {
+            // Two nodes creating it at once agree on whichever was first.
             sqlx::query("INSERT INTO hub_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING")
                 .bind(name)
                 .bind(&fresh)

@@ -36,6 +36,13 @@ impl<T> Replayable<T> {
     pub fn is_replay(&self) -> bool {
         matches!(self, Replayable::Replayed(_))
     }
+    /// The same kind of result holding `f` of its value.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Replayable<U> {
+        match self {
+            Replayable::New(t) => Replayable::New(f(t)),
+            Replayable::Replayed(t) => Replayable::Replayed(f(t)),
+        }
+    }
 }
 
 pub struct NewPayment {
@@ -154,7 +161,7 @@ impl AcquirerOutcome {
 }
 
 /// Receipt numbers read `TH-` and eight digits.
-fn receipt_number(no: i64) -> String {
+pub fn receipt_number(no: i64) -> String {
     format!("TH-{no:08}")
 }
 
@@ -567,21 +574,26 @@ impl Store {
         // Payments in id order, so batches on several nodes lock alike.
         let mut order: Vec<usize> = (0..items.len()).collect();
         order.sort_by_key(|&i| items[i].0);
-        let mut changed = vec![None; items.len()];
-        let mut errors: Vec<Option<Error>> = (0..items.len()).map(|_| None).collect();
+        // Each outcome's result, as the transaction learns it.
+        let mut applied: Vec<Option<Result<Replayable<PaymentState>>>> =
+            (0..items.len()).map(|_| None).collect();
         let shared: Result<()> = async {
             let mut tx = self.begin().await?;
             for &i in &order {
                 let (id, outcome) = &items[i];
                 savepoint(&mut tx, "SAVEPOINT one_outcome").await?;
                 match apply_outcome_in(&mut tx, *id, outcome).await {
-                    Ok(c) => {
+                    Ok((changed, state)) => {
                         savepoint(&mut tx, "RELEASE SAVEPOINT one_outcome").await?;
-                        changed[i] = Some(c);
+                        applied[i] = Some(Ok(if changed {
+                            Replayable::New(state)
+                        } else {
+                            Replayable::Replayed(state)
+                        }));
                     }
                     Err(e) if !matches!(e, Error::Database(_)) => {
                         savepoint(&mut tx, "ROLLBACK TO SAVEPOINT one_outcome").await?;
-                        errors[i] = Some(e);
+                        applied[i] = Some(Err(e));
                     }
                     Err(e) => return Err(e),
                 }
@@ -595,21 +607,14 @@ impl Store {
             let mut results = Vec::with_capacity(items.len());
             for (id, outcome) in items {
                 let applied = self.apply_outcome(*id, outcome).await;
-                results.push(applied.map(|r| match r {
-                    Replayable::New(p) => Replayable::New(p.state),
-                    Replayable::Replayed(p) => Replayable::Replayed(p.state),
-                }));
+                results.push(applied.map(|r| r.map(|p| p.state)));
             }
             return results;
         }
         // The states are known from the transaction: nothing is read back.
-        (0..items.len())
-            .map(|i| match (errors[i].take(), changed[i]) {
-                (Some(e), _) => Err(e),
-                (None, Some((true, state))) => Ok(Replayable::New(state)),
-                (None, Some((false, state))) => Ok(Replayable::Replayed(state)),
-                (None, None) => unreachable!("every outcome was applied or failed"),
-            })
+        applied
+            .into_iter()
+            .map(|r| r.expect("every outcome was applied or failed"))
             .collect()
     }
 

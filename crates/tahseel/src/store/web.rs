@@ -366,8 +366,8 @@ impl Store {
     }
 
     /// The live session of `kind` a cookie names. With `idle`, a session
-    /// not seen for that long is ended and not returned; a live one is
-    /// marked seen now.
+    /// not seen for that long is ended and not returned, and a live one is
+    /// marked seen now; without, reading it writes nothing.
     pub async fn session(
         &self,
         token: &str,
@@ -387,7 +387,10 @@ impl Store {
         let Some(session) = found else {
             return Ok(None);
         };
-        if idle.is_some_and(|idle| at - session.last_seen_at > idle) {
+        let Some(idle) = idle else {
+            return Ok(Some(session));
+        };
+        if at - session.last_seen_at > idle {
             self.end_session(token).await?;
             return Ok(None);
         }
