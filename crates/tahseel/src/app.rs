@@ -48,9 +48,10 @@ pub struct HubConfig {
     pub reconcile_every: Option<Duration>,
     pub reconcile: ReconcileConfig,
     pub portal: crate::portal::PortalConfig,
-    /// Group commit: the most acquirer notices one capture transaction
-    /// carries; `None` gives each its own transaction.
-    pub capture_batch: Option<usize>,
+    /// Group commit: the most payment writes (new payments, payments sent
+    /// to the acquirer, acquirer answers) one transaction carries; `None`
+    /// gives each its own transaction.
+    pub group_commit: Option<usize>,
 }
 
 /// Builds the hub: connectors for each acquirer, routes and fees.
@@ -82,10 +83,10 @@ pub fn hub(store: Store, public_url: &str, config: &HubConfig) -> Result<Hub> {
         .timeout(config.agency_fetch_timeout.unwrap_or(AGENCY_FETCH_TIMEOUT))
         .build()
         .expect("HTTP client builds");
+    if let Some(max_batch) = config.group_commit {
+        store.start_group_commit(max_batch);
+    }
     Ok(Hub {
-        captures: config
-            .capture_batch
-            .map(|n| crate::hub::CaptureQueue::start(store.clone(), n)),
         store,
         acquirers,
         public_url: public_url.trim_end_matches('/').to_owned(),

@@ -28,7 +28,7 @@ pub struct BenchOptions {
     /// A database holding many payments, to time a report on.
     pub report_db: Option<String>,
     /// Group commit in the measured server.
-    pub capture_batch: Option<usize>,
+    pub group_commit: Option<usize>,
 }
 
 /// Latency percentiles of one kind of request, in milliseconds.
@@ -167,7 +167,7 @@ async fn http_run(
     backend: &'static str,
     clients: usize,
     seconds: f64,
-    capture_batch: Option<usize>,
+    group_commit: Option<usize>,
 ) -> Result<HttpRun> {
     let secret = "bench-acquirer".to_owned();
     let (sim_addr, _sim, sim_task) = crate::simulator::start(
@@ -184,7 +184,7 @@ async fn http_run(
             url: format!("http://{sim_addr}"),
             secret,
         }],
-        capture_batch,
+        group_commit,
         ..HubConfig::default()
     };
     let server = crate::app::start(
@@ -364,7 +364,7 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
     if let Some(url) = &opts.postgres_url {
         let name = format!("tahseel_bench_{}", Uuid::now_v7().simple());
         let admin = Store::connect(url).await?;
-        if let Store::Postgres(pool) = &admin {
+        if let Store::Postgres(pool, _) = &admin {
             sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
                 .execute(pool)
                 .await?;
@@ -389,7 +389,7 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
         crate::demo::load(store).await?;
         for &clients in &opts.clients {
             let mut run =
-                http_run(store, backend, clients, opts.seconds, opts.capture_batch).await?;
+                http_run(store, backend, clients, opts.seconds, opts.group_commit).await?;
             if let Some(url) = pgbench_url {
                 match pgbench(url, clients, opts.seconds) {
                     Ok(tps) => run.pgbench_tps = Some(tps),

@@ -95,9 +95,9 @@ enum Command {
         /// A short run that only shows every part works (CI).
         #[arg(long)]
         smoke: bool,
-        /// Group commit in the measured server (as `serve --capture-batch`); 0 turns it off.
+        /// Group commit in the measured server (as `serve --group-commit`); 0 turns it off.
         #[arg(long, default_value_t = 64)]
-        capture_batch: usize,
+        group_commit: usize,
     },
     /// Agency webhooks.
     Webhooks {
@@ -191,10 +191,11 @@ struct ServeArgs {
     /// Expire a payment that never reached an acquirer after this many seconds.
     #[arg(long, default_value_t = 900)]
     expire_unsent_after_secs: u64,
-    /// Group commit: at most this many acquirer notices share one capture
-    /// transaction (and one fsync); 0 gives each its own.
+    /// Group commit: at most this many payment writes (new payments,
+    /// payments sent to the acquirer, acquirer answers) share one
+    /// transaction and one commit; 0 gives each its own.
     #[arg(long, default_value_t = 64)]
-    capture_batch: usize,
+    group_commit: usize,
     /// A kiosk screen clears itself and ends the visit after this many idle seconds.
     #[arg(long, default_value_t = 90)]
     kiosk_idle_secs: u64,
@@ -494,7 +495,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             seconds,
             report_db,
             smoke,
-            capture_batch,
+            group_commit,
         } => {
             let (clients, seconds) = if smoke {
                 (vec![1, 4], 0.5)
@@ -507,7 +508,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 clients,
                 seconds,
                 report_db,
-                capture_batch: (capture_batch > 0).then_some(capture_batch),
+                group_commit: (group_commit > 0).then_some(group_commit),
             })
             .await?;
         }
@@ -839,7 +840,7 @@ async fn serve(store: Store, args: ServeArgs) -> anyhow::Result<()> {
             pending_after: Duration::from_millis(args.reconcile_after_ms),
             created_after: Duration::from_secs(args.expire_unsent_after_secs),
         },
-        capture_batch: (args.capture_batch > 0).then_some(args.capture_batch),
+        group_commit: (args.group_commit > 0).then_some(args.group_commit),
         portal: crate::portal::PortalConfig {
             kiosk_idle: Duration::from_secs(args.kiosk_idle_secs.max(5)),
             oidc: match (

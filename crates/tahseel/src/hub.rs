@@ -97,92 +97,8 @@ pub fn check_idempotency_key(key: &str) -> Result<()> {
     Ok(())
 }
 
-/// Group commit for acquirer notices: notices that arrive while a capture
-/// transaction is committing wait together and are applied in the next
-/// transaction, one commit (one fsync) for all of them. Each notice's
-/// caller still hears only after its outcome is durable. One queue per
-/// node; nodes share nothing but the database.
-pub struct CaptureQueue {
-    sender: tokio::sync::mpsc::Sender<CaptureJob>,
-    pub stats: std::sync::Arc<CaptureStats>,
-}
-
-/// What the capture queue has done since the node started.
-#[derive(Debug, Default)]
-pub struct CaptureStats {
-    pub transactions: std::sync::atomic::AtomicU64,
-    pub outcomes: std::sync::atomic::AtomicU64,
-    /// The most outcomes one transaction carried.
-    pub largest: std::sync::atomic::AtomicU64,
-}
-
-struct CaptureJob {
-    payment_id: Uuid,
-    outcome: crate::store::AcquirerOutcome,
-    reply: tokio::sync::oneshot::Sender<Result<Replayable<PaymentState>>>,
-}
-
-impl CaptureQueue {
-    /// Starts the queue's worker on the current runtime; a transaction
-    /// carries at most `max_batch` outcomes.
-    pub fn start(store: Store, max_batch: usize) -> CaptureQueue {
-        use std::sync::atomic::Ordering::Relaxed;
-        let max_batch = max_batch.max(1);
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<CaptureJob>(max_batch * 4);
-        let stats = std::sync::Arc::new(CaptureStats::default());
-        let counters = stats.clone();
-        tokio::spawn(async move {
-            while let Some(first) = receiver.recv().await {
-                let mut jobs = vec![first];
-                // Everything that queued up while the last commit ran.
-                while jobs.len() < max_batch {
-                    match receiver.try_recv() {
-                        Ok(job) => jobs.push(job),
-                        Err(_) => break,
-                    }
-                }
-                let items: Vec<_> = jobs
-                    .iter()
-                    .map(|j| (j.payment_id, j.outcome.clone()))
-                    .collect();
-                let results = store.apply_outcomes(&items).await;
-                counters.transactions.fetch_add(1, Relaxed);
-                counters.outcomes.fetch_add(jobs.len() as u64, Relaxed);
-                counters.largest.fetch_max(jobs.len() as u64, Relaxed);
-                for (job, result) in jobs.into_iter().zip(results) {
-                    // A caller that went away still had its outcome applied.
-                    let _ = job.reply.send(result);
-                }
-            }
-        });
-        CaptureQueue { sender, stats }
-    }
-
-    async fn apply(
-        &self,
-        payment_id: Uuid,
-        outcome: crate::store::AcquirerOutcome,
-    ) -> Result<Replayable<PaymentState>> {
-        let (reply, answer) = tokio::sync::oneshot::channel();
-        let job = CaptureJob {
-            payment_id,
-            outcome,
-            reply,
-        };
-        let stopped = || {
-            Error::Conflict(
-                "the node is shutting down; the acquirer will send the notice again".into(),
-            )
-        };
-        self.sender.send(job).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
 pub struct Hub {
     pub store: Store,
-    /// Group commit for notices; `None` applies each in its own transaction.
-    pub captures: Option<CaptureQueue>,
     pub acquirers: Acquirers,
     /// The URL payers' browsers reach this hub at, for return links.
     pub public_url: String,
@@ -491,14 +407,10 @@ impl Hub {
                 return Err(e);
             }
         };
-        let applied = match &self.captures {
-            Some(queue) => queue.apply(notice.payment_id, notice.outcome.clone()).await,
-            None => self
-                .store
-                .apply_outcome(notice.payment_id, &notice.outcome)
-                .await
-                .map(|r| r.map(|p| p.state)),
-        };
+        let applied = self
+            .store
+            .record_outcome(notice.payment_id, notice.outcome.clone())
+            .await;
         let applied = match applied {
             Ok(a) => a,
             Err(e) => {

@@ -57,14 +57,11 @@ impl std::fmt::Display for LedgerFault {
     }
 }
 
-/// Appends a balanced entry and moves the running totals of its accounts,
-/// in the caller's transaction. Accounts are touched in name order so that
-/// concurrent postings lock them in the same order and cannot deadlock.
+/// Appends a balanced entry in the caller's transaction; the running
+/// totals of its accounts move when that transaction commits.
 pub(super) async fn post_entry(tx: &mut Tx, entry: &JournalEntry, refs: EntryRefs) -> Result<i64> {
     let at = now();
-    let mut postings: Vec<_> = entry.postings().iter().collect();
-    postings.sort_by(|a, b| a.account.cmp(&b.account));
-    on_db!(tx tx, |c, pg| {
+    let entry_id = on_db!(tx tx, |c, pg| {
         let entry_id: i64 = sqlx::query_scalar(
             "INSERT INTO journal_entries (kind, payment_id, refund_id, bill_id, posted_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
@@ -75,31 +72,66 @@ pub(super) async fn post_entry(tx: &mut Tx, entry: &JournalEntry, refs: EntryRef
         .bind(at)
         .fetch_one(&mut *c)
         .await?;
-        for p in postings {
-            let (debit, credit) = match p.side {
-                Side::Debit => (p.amount.as_i64(), 0),
-                Side::Credit => (0, p.amount.as_i64()),
-            };
-            sqlx::query(
-                "INSERT INTO ledger_accounts (name, debits_fils, credits_fils) VALUES ($1, $2, $3) \
-                 ON CONFLICT (name) DO UPDATE SET debits_fils = ledger_accounts.debits_fils + excluded.debits_fils, \
-                 credits_fils = ledger_accounts.credits_fils + excluded.credits_fils",
-            )
-            .bind(p.account.as_str())
-            .bind(debit)
-            .bind(credit)
-            .execute(&mut *c)
-            .await?;
-            sqlx::query("INSERT INTO postings (entry_id, account, side, amount_fils) VALUES ($1, $2, $3, $4)")
-                .bind(entry_id)
-                .bind(p.account.as_str())
-                .bind(p.side.as_str())
-                .bind(p.amount.as_i64())
-                .execute(&mut *c)
-                .await?;
-        }
-        Ok(entry_id)
-    })
+        entry_id
+    });
+    for p in entry.postings() {
+        tx.defer_posting(NewPosting {
+            entry_id,
+            account: p.account.as_str().to_owned(),
+            side: p.side,
+            amount_fils: p.amount.as_i64(),
+        });
+    }
+    Ok(entry_id)
+}
+
+/// A posting waiting for its transaction's commit (see `Tx::commit`).
+#[derive(Debug, Clone)]
+pub(super) struct NewPosting {
+    pub entry_id: i64,
+    pub account: String,
+    pub side: Side,
+    pub amount_fils: i64,
+}
+
+/// Inserts postings, a thousand rows a statement.
+pub(super) async fn insert_postings(tx: &mut Tx, postings: &[NewPosting]) -> Result<()> {
+    for chunk in postings.chunks(1000) {
+        on_db!(tx tx, |c, pg| {
+            let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO postings (entry_id, account, side, amount_fils) ");
+            qb.push_values(chunk, |mut b, p| {
+                b.push_bind(p.entry_id)
+                    .push_bind(p.account.as_str())
+                    .push_bind(p.side.as_str())
+                    .push_bind(p.amount_fils);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    Ok(())
+}
+
+/// Adds to accounts' running totals, in one statement, in name order so
+/// that concurrent transactions lock them alike and cannot deadlock.
+pub(super) async fn add_to_accounts(
+    tx: &mut Tx,
+    totals: &std::collections::BTreeMap<String, (i64, i64)>,
+) -> Result<()> {
+    if totals.is_empty() {
+        return Ok(());
+    }
+    on_db!(tx tx, |c, pg| {
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO ledger_accounts (name, debits_fils, credits_fils) ");
+        qb.push_values(totals, |mut b, (name, (debit, credit))| {
+            b.push_bind(name.as_str()).push_bind(*debit).push_bind(*credit);
+        });
+        qb.push(
+            " ON CONFLICT (name) DO UPDATE SET debits_fils = ledger_accounts.debits_fils + excluded.debits_fils, \
+             credits_fils = ledger_accounts.credits_fils + excluded.credits_fils",
+        );
+        qb.build().execute(&mut *c).await?;
+    });
+    Ok(())
 }
 
 impl Store {

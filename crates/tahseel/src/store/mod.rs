@@ -17,6 +17,7 @@ mod acquirers;
 mod bills;
 mod catalog;
 mod events;
+mod group;
 mod history;
 mod ledger;
 mod payments;
@@ -26,11 +27,13 @@ mod statements;
 mod web;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, Postgres, Sqlite, SqlitePool, Transaction};
+use tokio::sync::OwnedMutexGuard;
 
 use crate::error::{Error, Result};
 
@@ -40,6 +43,7 @@ pub use acquirers::{
 pub use bills::{BillFilter, BillRecord, BulkInput, BulkLine, LineError, NewBill, MAX_BULK};
 pub use catalog::{Agency, ApiKeyRecord, NewAgency, NewService, Principal, Service};
 pub use events::{DueEvent, EventRecord};
+pub use group::{GroupStats, Shared, WriteOp};
 pub use history::{record_history_in, HistoricPayment, HISTORY_BATCH};
 pub use ledger::{AccountBalance, LedgerFault};
 pub use payments::{
@@ -56,14 +60,46 @@ pub use web::{
 /// The connection pool of whichever backend the URL named.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
-    Postgres(PgPool),
+    Sqlite(SqlitePool, Arc<Shared>),
+    Postgres(PgPool, Arc<Shared>),
 }
 
-/// An open transaction on either backend.
-pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>),
+/// An open write transaction on either backend, with the running totals
+/// its postings and captures move, which are written when it commits.
+pub struct Tx {
+    conn: TxConn,
+    deferred: Deferred,
+}
+
+enum TxConn {
+    /// Holds this process's SQLite write lock until it ends.
+    Sqlite(
+        Transaction<'static, Sqlite>,
+        #[allow(dead_code, reason = "held for its drop, which lets the next writer in")]
+        OwnedMutexGuard<()>,
+    ),
     Postgres(Transaction<'static, Postgres>),
+}
+
+/// Additions to rows that nearly every payment changes (ledger account
+/// totals, daily rollups), summed in memory and written once, just before
+/// the transaction commits: a shared transaction of many captures touches
+/// each such row once, and holds its lock only for the commit. The
+/// postings wait with them (they name their accounts, which must exist
+/// first) and go in as one multi-row insert.
+#[derive(Debug, Default)]
+struct Deferred {
+    /// Account name → (debits, credits) to add.
+    accounts: std::collections::BTreeMap<String, (i64, i64)>,
+    postings: Vec<ledger::NewPosting>,
+    rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
+}
+
+/// What a transaction had deferred at a savepoint.
+pub(crate) struct DeferredMark {
+    accounts: std::collections::BTreeMap<String, (i64, i64)>,
+    postings: usize,
+    rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
 }
 
 /// Expands `$body` once per backend. In the body `$c` is the connection
@@ -73,8 +109,8 @@ pub enum Tx {
 /// `QueryBuilder`.
 macro_rules! on_db {
     (tx $tx:expr, |$c:ident, $pg:ident| $body:expr) => {
-        match $tx {
-            $crate::store::Tx::Sqlite(t) => {
+        match &mut ($tx).conn {
+            $crate::store::TxConn::Sqlite(t, _) => {
                 #[allow(dead_code)]
                 type DbKind = sqlx::Sqlite;
                 let $c: &mut sqlx::SqliteConnection = &mut **t;
@@ -82,7 +118,7 @@ macro_rules! on_db {
                 let $pg = false;
                 $body
             }
-            $crate::store::Tx::Postgres(t) => {
+            $crate::store::TxConn::Postgres(t) => {
                 #[allow(dead_code)]
                 type DbKind = sqlx::Postgres;
                 let $c: &mut sqlx::PgConnection = &mut **t;
@@ -94,13 +130,13 @@ macro_rules! on_db {
     };
     (pool $store:expr, |$c:ident, $pg:ident| $body:expr) => {
         match $store {
-            $crate::store::Store::Sqlite(pool) => {
+            $crate::store::Store::Sqlite(pool, _) => {
                 let $c = pool;
                 #[allow(unused_variables)]
                 let $pg = false;
                 $body
             }
-            $crate::store::Store::Postgres(pool) => {
+            $crate::store::Store::Postgres(pool, _) => {
                 let $c = pool;
                 #[allow(unused_variables)]
                 let $pg = true;
@@ -133,7 +169,7 @@ impl Store {
                 .max_connections(8)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Sqlite(pool))
+            Ok(Store::Sqlite(pool, Arc::default()))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -141,7 +177,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(30))
                 .connect_with(options)
                 .await?;
-            Ok(Store::Postgres(pool))
+            Ok(Store::Postgres(pool, Arc::default()))
         } else {
             Err(Error::Invalid(format!(
                 "database URL {url:?} must start with sqlite: or postgres:"
@@ -151,24 +187,31 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         match self {
-            Store::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
-            Store::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
+            Store::Sqlite(pool, _) => sqlx::migrate!("./migrations/sqlite").run(pool).await?,
+            Store::Postgres(pool, _) => sqlx::migrate!("./migrations/postgres").run(pool).await?,
         }
         Ok(())
     }
 
     pub fn backend_name(&self) -> &'static str {
         match self {
-            Store::Sqlite(_) => "sqlite",
-            Store::Postgres(_) => "postgres",
+            Store::Sqlite(..) => "sqlite",
+            Store::Postgres(..) => "postgres",
         }
     }
 
     /// Starts a write transaction.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(match self {
-            Store::Sqlite(pool) => Tx::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?),
-            Store::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        let conn = match self {
+            Store::Sqlite(pool, shared) => {
+                let turn = shared.sqlite_writer.clone().lock_owned().await;
+                TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
+            }
+            Store::Postgres(pool, _) => TxConn::Postgres(pool.begin().await?),
+        };
+        Ok(Tx {
+            conn,
+            deferred: Deferred::default(),
         })
     }
 
@@ -180,8 +223,8 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(pool) => pool.close().await,
-            Store::Postgres(pool) => pool.close().await,
+            Store::Sqlite(pool, _) => pool.close().await,
+            Store::Postgres(pool, _) => pool.close().await,
         }
     }
 
@@ -215,12 +258,57 @@ impl Store {
 }
 
 impl Tx {
-    pub async fn commit(self) -> Result<()> {
-        match self {
-            Tx::Sqlite(t) => t.commit().await?,
-            Tx::Postgres(t) => t.commit().await?,
+    /// Writes the deferred totals, then commits.
+    pub async fn commit(mut self) -> Result<()> {
+        let deferred = std::mem::take(&mut self.deferred);
+        ledger::add_to_accounts(&mut self, &deferred.accounts).await?;
+        ledger::insert_postings(&mut self, &deferred.postings).await?;
+        rollups::add(&mut self, &deferred.rollups).await?;
+        match self.conn {
+            TxConn::Sqlite(t, _) => t.commit().await?,
+            TxConn::Postgres(t) => t.commit().await?,
         }
         Ok(())
+    }
+
+    /// Records a posting, and adds it to its account's running totals,
+    /// when the transaction commits.
+    fn defer_posting(&mut self, posting: ledger::NewPosting) {
+        let totals = self
+            .deferred
+            .accounts
+            .entry(posting.account.clone())
+            .or_default();
+        match posting.side {
+            tahseel_core::ledger::Side::Debit => totals.0 += posting.amount_fils,
+            tahseel_core::ledger::Side::Credit => totals.1 += posting.amount_fils,
+        }
+        self.deferred.postings.push(posting);
+    }
+
+    /// Adds to the daily rollups when the transaction commits.
+    pub(crate) fn defer_rollups(
+        &mut self,
+        deltas: impl IntoIterator<Item = (rollups::RollupKey, rollups::RollupValues)>,
+    ) {
+        for (key, values) in deltas {
+            self.deferred.rollups.entry(key).or_default().add(&values);
+        }
+    }
+
+    /// What is deferred so far, to go back to if a savepoint is undone.
+    pub(crate) fn deferred_mark(&self) -> DeferredMark {
+        DeferredMark {
+            accounts: self.deferred.accounts.clone(),
+            postings: self.deferred.postings.len(),
+            rollups: self.deferred.rollups.clone(),
+        }
+    }
+
+    pub(crate) fn back_to(&mut self, mark: DeferredMark) {
+        self.deferred.accounts = mark.accounts;
+        self.deferred.postings.truncate(mark.postings);
+        self.deferred.rollups = mark.rollups;
     }
 }
 

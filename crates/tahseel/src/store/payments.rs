@@ -331,7 +331,15 @@ impl Store {
         if let Some(stored) = self.payment_by_key(&new.idempotency_key).await? {
             return Self::replay(stored, &new.request_hash);
         }
-        match self.insert_payment(&new, total).await {
+        let new = std::sync::Arc::new(new);
+        let op_new = new.clone();
+        let inserted = self
+            .write_own_rows(Box::new(move |tx| {
+                let new = op_new.clone();
+                Box::pin(async move { insert_payment_in(tx, &new, total).await })
+            }))
+            .await;
+        match inserted {
             Ok((id, true)) => Ok(Replayable::New(self.payment(id).await?)),
             Ok((id, false)) => Self::replay(self.payment(id).await?, &new.request_hash),
             // A concurrent request with the same key committed first.
@@ -341,75 +349,6 @@ impl Store {
             }
             Err(e) => Err(e),
         }
-    }
-
-    /// Returns the payment's id, and whether this call created it.
-    async fn insert_payment(&self, new: &NewPayment, total: Fils) -> Result<(Uuid, bool)> {
-        let mut tx = self.begin().await?;
-        let at = now();
-        // Lock every bill first, in id order, so that two baskets sharing
-        // bills wait for each other instead of deadlocking.
-        let mut order: Vec<usize> = (0..new.lines.len()).collect();
-        order.sort_by_key(|&i| new.lines[i].0);
-        let mut bills = BTreeMap::new();
-        for &i in &order {
-            let bill_id = new.lines[i].0;
-            let row = lock_bill(&mut tx, bill_id)
-                .await?
-                .ok_or(Error::NotFound("bill"))?;
-            bills.insert(bill_id, row);
-        }
-        // With the bills locked, a concurrent twin of this request has
-        // either committed (and is found here) or not started.
-        let existing: Option<Uuid> = on_db!(tx &mut tx, |c, pg| {
-            sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
-                .bind(&new.idempotency_key)
-                .fetch_optional(&mut *c)
-                .await?
-        });
-        if let Some(id) = existing {
-            drop(tx);
-            return Ok((id, false));
-        }
-        for &i in &order {
-            let (bill_id, amount) = new.lines[i];
-            let row = &bills[&bill_id];
-            let mut bill = row.domain()?;
-            bill.reserve(amount, at)?;
-            save_bill(&mut tx, bill_id, &bill, at).await?;
-        }
-        let id = Uuid::now_v7();
-        on_db!(tx &mut tx, |c, pg| {
-            sqlx::query(
-                "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at, kiosk) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
-            )
-            .bind(id)
-            .bind(&new.idempotency_key)
-            .bind(&new.request_hash)
-            .bind(new.channel.as_str())
-            .bind(new.method.as_str())
-            .bind(&new.acquirer)
-            .bind(total.as_i64())
-            .bind(new.fee.as_i64())
-            .bind(PaymentState::Created.as_str())
-            .bind(at)
-            .bind(&new.kiosk)
-            .execute(&mut *c)
-            .await?;
-            for (line_no, (bill_id, amount)) in new.lines.iter().enumerate() {
-                sqlx::query("INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) VALUES ($1, $2, $3, $4, $5)")
-                    .bind(id)
-                    .bind(line_no as i32)
-                    .bind(bill_id)
-                    .bind(bills[bill_id].agency_id)
-                    .bind(amount.as_i64())
-                    .execute(&mut *c)
-                    .await?;
-            }
-        });
-        tx.commit().await?;
-        Ok((id, true))
     }
 
     pub async fn payment(&self, id: Uuid) -> Result<PaymentRecord> {
@@ -492,21 +431,12 @@ impl Store {
     ) -> Result<PaymentRecord> {
         let id = payment.id;
         let at = now();
-        let mut tx = self.begin().await?;
-        let row = lock_payment(&mut tx, id).await?;
-        let state = parse_state(&row.state, PaymentState::parse)?;
-        state.transition(PaymentState::Pending)?;
-        on_db!(tx &mut tx, |c, pg| {
-            sqlx::query("UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5")
-                .bind(PaymentState::Pending.as_str())
-                .bind(acquirer_ref)
-                .bind(next_url)
-                .bind(at)
-                .bind(id)
-                .execute(&mut *c)
-                .await?;
-        });
-        tx.commit().await?;
+        let (r, u) = (acquirer_ref.to_owned(), next_url.to_owned());
+        self.write_own_rows(Box::new(move |tx| {
+            let (r, u) = (r.clone(), u.clone());
+            Box::pin(async move { mark_pending_in(tx, id, &r, &u, at).await })
+        }))
+        .await?;
         payment.state = PaymentState::Pending;
         payment.acquirer_ref = Some(acquirer_ref.to_owned());
         payment.next_url = Some(next_url.to_owned());
@@ -548,74 +478,30 @@ impl Store {
         payment_id: Uuid,
         outcome: &AcquirerOutcome,
     ) -> Result<Replayable<PaymentRecord>> {
-        let mut tx = self.begin().await?;
-        let (changed, _) = apply_outcome_in(&mut tx, payment_id, outcome).await?;
-        if changed {
-            tx.commit().await?;
-        }
+        let applied = self.record_outcome(payment_id, outcome.clone()).await?;
         let record = self.payment(payment_id).await?;
-        Ok(if changed {
-            Replayable::New(record)
-        } else {
-            Replayable::Replayed(record)
-        })
+        Ok(applied.map(|_| record))
     }
 
-    /// Several outcomes in one transaction and one commit (group commit):
-    /// each applied under its own savepoint, so one that fails (a notice
-    /// whose amount is wrong, a payment in the wrong state) is undone alone
-    /// and reported alone. Results come back in the order given. If the
-    /// shared transaction cannot commit, nothing of it happened and each
-    /// outcome is applied again in its own transaction.
-    pub async fn apply_outcomes(
+    /// As [`Store::apply_outcome`], answering with the payment's state
+    /// only, from what the transaction knew (nothing is read back).
+    pub async fn record_outcome(
         &self,
-        items: &[(Uuid, AcquirerOutcome)],
-    ) -> Vec<Result<Replayable<PaymentState>>> {
-        // Payments in id order, so batches on several nodes lock alike.
-        let mut order: Vec<usize> = (0..items.len()).collect();
-        order.sort_by_key(|&i| items[i].0);
-        // Each outcome's result, as the transaction learns it.
-        let mut applied: Vec<Option<Result<Replayable<PaymentState>>>> =
-            (0..items.len()).map(|_| None).collect();
-        let shared: Result<()> = async {
-            let mut tx = self.begin().await?;
-            for &i in &order {
-                let (id, outcome) = &items[i];
-                savepoint(&mut tx, "SAVEPOINT one_outcome").await?;
-                match apply_outcome_in(&mut tx, *id, outcome).await {
-                    Ok((changed, state)) => {
-                        savepoint(&mut tx, "RELEASE SAVEPOINT one_outcome").await?;
-                        applied[i] = Some(Ok(if changed {
-                            Replayable::New(state)
-                        } else {
-                            Replayable::Replayed(state)
-                        }));
-                    }
-                    Err(e) if !matches!(e, Error::Database(_)) => {
-                        savepoint(&mut tx, "ROLLBACK TO SAVEPOINT one_outcome").await?;
-                        applied[i] = Some(Err(e));
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            tx.commit().await?;
-            Ok(())
-        }
-        .await;
-        if let Err(e) = shared {
-            tracing::warn!(error = %e, size = items.len(), "group commit failed; applying each outcome alone");
-            let mut results = Vec::with_capacity(items.len());
-            for (id, outcome) in items {
-                let applied = self.apply_outcome(*id, outcome).await;
-                results.push(applied.map(|r| r.map(|p| p.state)));
-            }
-            return results;
-        }
-        // The states are known from the transaction: nothing is read back.
-        applied
-            .into_iter()
-            .map(|r| r.expect("every outcome was applied or failed"))
-            .collect()
+        payment_id: Uuid,
+        outcome: AcquirerOutcome,
+    ) -> Result<Replayable<PaymentState>> {
+        self.write(Box::new(move |tx| {
+            let outcome = outcome.clone();
+            Box::pin(async move {
+                let (changed, state) = apply_outcome_in(tx, payment_id, &outcome).await?;
+                Ok(if changed {
+                    Replayable::New(state)
+                } else {
+                    Replayable::Replayed(state)
+                })
+            })
+        }))
+        .await
     }
 
     async fn refunded_total(&self, payment_id: Uuid, agency_id: Option<Uuid>) -> Result<Fils> {
@@ -840,7 +726,7 @@ impl Store {
                     refunded_fils: refund.amount.as_i64(),
                     ..Default::default()
                 };
-                super::rollups::add(&mut tx, &super::rollups::merge([(key, delta)])).await?;
+                tx.defer_rollups([(key, delta)]);
             }
         }
         let (acquirer_ref, failure) = match &paid {
@@ -860,6 +746,106 @@ impl Store {
         tx.commit().await?;
         self.refund(id).await
     }
+}
+
+/// Inserts a payment in the caller's transaction, reserving each line's
+/// amount on its bill. Returns the payment's id, and whether this call
+/// created it (false: a payment with its idempotency key exists).
+async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result<(Uuid, bool)> {
+    let at = now();
+    // Lock every bill first, in id order, so that two baskets sharing
+    // bills wait for each other instead of deadlocking.
+    let mut order: Vec<usize> = (0..new.lines.len()).collect();
+    order.sort_by_key(|&i| new.lines[i].0);
+    let mut bills = BTreeMap::new();
+    for &i in &order {
+        let bill_id = new.lines[i].0;
+        let row = lock_bill(tx, bill_id)
+            .await?
+            .ok_or(Error::NotFound("bill"))?;
+        bills.insert(bill_id, row);
+    }
+    // With the bills locked, a concurrent twin of this request has
+    // either committed (and is found here) or not started.
+    let existing: Option<Uuid> = on_db!(tx tx, |c, pg| {
+        sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
+            .bind(&new.idempotency_key)
+            .fetch_optional(&mut *c)
+            .await?
+    });
+    if let Some(id) = existing {
+        return Ok((id, false));
+    }
+    for &i in &order {
+        let (bill_id, amount) = new.lines[i];
+        let row = &bills[&bill_id];
+        let mut bill = row.domain()?;
+        bill.reserve(amount, at)?;
+        save_bill(tx, bill_id, &bill, at).await?;
+    }
+    let id = Uuid::now_v7();
+    on_db!(tx tx, |c, pg| {
+        sqlx::query(
+            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at, kiosk) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
+        )
+        .bind(id)
+        .bind(&new.idempotency_key)
+        .bind(&new.request_hash)
+        .bind(new.channel.as_str())
+        .bind(new.method.as_str())
+        .bind(&new.acquirer)
+        .bind(total.as_i64())
+        .bind(new.fee.as_i64())
+        .bind(PaymentState::Created.as_str())
+        .bind(at)
+        .bind(&new.kiosk)
+        .execute(&mut *c)
+        .await?;
+        for (line_no, (bill_id, amount)) in new.lines.iter().enumerate() {
+            sqlx::query("INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) VALUES ($1, $2, $3, $4, $5)")
+                .bind(id)
+                .bind(line_no as i32)
+                .bind(bill_id)
+                .bind(bills[bill_id].agency_id)
+                .bind(amount.as_i64())
+                .execute(&mut *c)
+                .await?;
+        }
+    });
+    Ok((id, true))
+}
+
+/// Moves a created payment to `pending` at the acquirer, in one statement
+/// when it is still `created`.
+async fn mark_pending_in(
+    tx: &mut Tx,
+    id: Uuid,
+    acquirer_ref: &str,
+    next_url: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
+    let moved = on_db!(tx tx, |c, pg| {
+        sqlx::query("UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5 AND state = $6")
+            .bind(PaymentState::Pending.as_str())
+            .bind(acquirer_ref)
+            .bind(next_url)
+            .bind(at)
+            .bind(id)
+            .bind(PaymentState::Created.as_str())
+            .execute(&mut *c)
+            .await?
+            .rows_affected()
+    });
+    if moved == 1 {
+        return Ok(());
+    }
+    // Say why: no such payment, or a state it cannot leave for pending.
+    let row = lock_payment(tx, id).await?;
+    parse_state(&row.state, PaymentState::parse)?.transition(PaymentState::Pending)?;
+    Err(Error::Conflict(format!(
+        "payment {id} changed while it was sent to the acquirer"
+    )))
 }
 
 /// Applies an acquirer's outcome in the caller's transaction; returns
@@ -931,7 +917,7 @@ async fn apply_outcome_in(
                 };
                 post_entry(tx, &entry, refs).await?;
             }
-            let deltas = super::rollups::merge(lines.iter().map(|l| {
+            tx.defer_rollups(lines.iter().map(|l| {
                 let key = super::rollups::RollupKey {
                     day: super::rollups::local_day(at),
                     agency: l.agency_code.clone(),
@@ -948,7 +934,6 @@ async fn apply_outcome_in(
                     },
                 )
             }));
-            super::rollups::add(tx, &deltas).await?;
             if row.fee_fils > 0 {
                 let entry = JournalEntry::fee(&row.acquirer, Fils::new(row.fee_fils))?;
                 let refs = EntryRefs {
@@ -1005,11 +990,4 @@ async fn apply_outcome_in(
         }
     }
     Ok((true, to))
-}
-
-async fn savepoint(tx: &mut Tx, sql: &'static str) -> Result<()> {
-    on_db!(tx tx, |c, pg| {
-        sqlx::query(sql).execute(&mut *c).await?;
-    });
-    Ok(())
 }

@@ -38,7 +38,7 @@ pub struct RollupValues {
 }
 
 impl RollupValues {
-    fn add(&mut self, o: &RollupValues) {
+    pub(super) fn add(&mut self, o: &RollupValues) {
         self.captured_count += o.captured_count;
         self.captured_fils += o.captured_fils;
         self.refunded_count += o.refunded_count;
@@ -151,7 +151,7 @@ impl Store {
         to: NaiveDate,
         by: &[Dimension],
     ) -> Result<Vec<RollupRow>> {
-        let pg = matches!(self, Store::Postgres(_));
+        let pg = matches!(self, Store::Postgres(..));
         let keys: Vec<String> = by
             .iter()
             .enumerate()

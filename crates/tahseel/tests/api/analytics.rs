@@ -124,13 +124,13 @@ async fn ledger_sum(app: &TestApp, from: &str, to: &str) -> i64 {
     let from: chrono::DateTime<chrono::Utc> = from.parse().unwrap();
     let to: chrono::DateTime<chrono::Utc> = to.parse().unwrap();
     match &app.store {
-        tahseel::store::Store::Sqlite(p) => sqlx::query_scalar(sql)
+        tahseel::store::Store::Sqlite(p, _) => sqlx::query_scalar(sql)
             .bind(from)
             .bind(to)
             .fetch_one(p)
             .await
             .unwrap(),
-        tahseel::store::Store::Postgres(p) => sqlx::query_scalar(sql)
+        tahseel::store::Store::Postgres(p, _) => sqlx::query_scalar(sql)
             .bind(from)
             .bind(to)
             .fetch_one(p)

@@ -103,7 +103,7 @@ async fn start(
         reconcile_every: None,
         acquirer_timeout: Some(Duration::from_secs(2)),
         // As `serve` runs: notices share capture transactions.
-        capture_batch: Some(64),
+        group_commit: Some(64),
         ..HubConfig::default()
     };
     adjust(&mut config);
@@ -133,6 +133,7 @@ async fn start(
     }
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -308,8 +309,8 @@ impl TestApp {
     /// Runs raw SQL on the test's database, as an intruder or a bug would.
     pub async fn exec(&self, sql: &'static str) -> Result<(), sqlx::Error> {
         match &self.store {
-            Store::Sqlite(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
-            Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Store::Sqlite(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
+            Store::Postgres(p, _) => sqlx::query(sql).execute(p).await.map(|_| ()),
         }
     }
 

@@ -1,0 +1,307 @@
+//! Group commit: the payment writes that arrive while a transaction is
+//! committing (new payments, payments sent to the acquirer, acquirer
+//! answers) wait in a queue and are then applied together in one
+//! transaction with one commit, each under its own savepoint. A write
+//! refused by the rules (a bill already paid, a forged amount) is rolled
+//! back to its savepoint and answered alone; every caller is answered
+//! only after the shared commit, so nothing is reported done before it is
+//! durable. If the shared transaction fails (a database error, a deadlock
+//! with another node), each write is run again in its own transaction.
+//!
+//! The queue belongs to one `Store` (and its clones) in one process:
+//! nodes share nothing but the database, each batching its own writes.
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, OnceLock, Weak};
+
+use futures_util::future::BoxFuture;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{on_db, Store, Tx};
+
+/// Batches a node runs at once on PostgreSQL.
+const POSTGRES_WORKERS: usize = 4;
+use crate::error::{Error, Result};
+
+/// A write to apply inside a transaction. It may run more than once (again
+/// alone, when a shared transaction fails), so it takes its inputs by
+/// reference and clones what its future needs.
+pub type WriteOp<T> =
+    Box<dyn for<'t> Fn(&'t mut Tx) -> BoxFuture<'t, Result<T>> + Send + Sync + 'static>;
+
+/// What group commit has done since it was started on this store.
+#[derive(Debug, Default)]
+pub struct GroupStats {
+    pub transactions: AtomicU64,
+    pub writes: AtomicU64,
+    /// The most writes one transaction carried.
+    pub largest: AtomicU64,
+    /// Shared transactions that failed and were replayed write by write.
+    pub replayed: AtomicU64,
+}
+
+/// Shared by every clone of a `Store`: SQLite's in-process write lock and,
+/// once started, the group-commit queue.
+#[derive(Default)]
+pub struct Shared {
+    /// SQLite allows one writer at a time; this queues the process's
+    /// writers in order instead of leaving them to SQLite's busy handler,
+    /// which sleeps and retries (milliseconds each time, unfairly).
+    pub(super) sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    group: OnceLock<Queue>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("group_commit", &self.group.get().is_some())
+            .finish()
+    }
+}
+
+struct Queue {
+    sender: mpsc::Sender<Box<dyn Job>>,
+    stats: Arc<GroupStats>,
+}
+
+/// How one write went inside a shared transaction.
+enum Ran {
+    /// Applied; its answer waits for the commit.
+    Applied,
+    /// Refused by the rules: undone to its savepoint, answered with the error.
+    Refused,
+    /// The transaction itself is broken.
+    Broken(Error),
+}
+
+/// A queued write with its caller's answer channel, its type erased.
+trait Job: Send {
+    fn run<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, Ran>;
+    /// Sends what the write produced (after the commit).
+    fn answer(self: Box<Self>);
+    /// Runs the write in its own transaction and answers.
+    fn alone(self: Box<Self>, store: Store) -> BoxFuture<'static, ()>;
+}
+
+struct Typed<T> {
+    op: WriteOp<T>,
+    result: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T: Send + 'static> Job for Typed<T> {
+    fn run<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, Ran> {
+        Box::pin(async move {
+            match (self.op)(tx).await {
+                Ok(value) => {
+                    self.result = Some(Ok(value));
+                    Ran::Applied
+                }
+                Err(e @ Error::Database(_)) => Ran::Broken(e),
+                Err(e) => {
+                    self.result = Some(Err(e));
+                    Ran::Refused
+                }
+            }
+        })
+    }
+
+    fn answer(self: Box<Self>) {
+        let result = self
+            .result
+            .unwrap_or_else(|| Err(Error::Invalid("a queued write was not run".into())));
+        // A caller that went away still had its write applied.
+        let _ = self.reply.send(result);
+    }
+
+    fn alone(self: Box<Self>, store: Store) -> BoxFuture<'static, ()> {
+        Box::pin(async move {
+            let result = store.write_alone(&self.op).await;
+            let _ = self.reply.send(result);
+        })
+    }
+}
+
+impl Store {
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        match self {
+            Store::Sqlite(_, shared) | Store::Postgres(_, shared) => shared,
+        }
+    }
+
+    /// Turns group commit on for this store and its clones: from now on
+    /// [`Store::write`] queues, and one transaction carries at most
+    /// `max_batch` writes. Starting it again changes nothing.
+    pub fn start_group_commit(&self, max_batch: usize) -> Arc<GroupStats> {
+        let shared = self.shared();
+        let queue = shared.group.get_or_init(|| {
+            let max_batch = max_batch.max(1);
+            let (sender, receiver) = mpsc::channel(max_batch * 4);
+            let receiver = Arc::new(tokio::sync::Mutex::new(receiver));
+            let stats = Arc::new(GroupStats::default());
+            // SQLite has one writer, so one batch at a time; PostgreSQL runs
+            // several transactions at once, so several batches share its
+            // round trips.
+            let workers = match self {
+                Store::Sqlite(..) => 1,
+                Store::Postgres(..) => POSTGRES_WORKERS,
+            };
+            for _ in 0..workers {
+                let (pool, weak) = (self.pool_only(), Arc::downgrade(shared));
+                tokio::spawn(run_queue(
+                    pool,
+                    weak,
+                    receiver.clone(),
+                    max_batch,
+                    stats.clone(),
+                ));
+            }
+            Queue { sender, stats }
+        });
+        queue.stats.clone()
+    }
+
+    /// The pool without the shared state (see [`run_queue`]).
+    fn pool_only(&self) -> std::result::Result<sqlx::SqlitePool, sqlx::PgPool> {
+        match self {
+            Store::Sqlite(pool, _) => Ok(pool.clone()),
+            Store::Postgres(pool, _) => Err(pool.clone()),
+        }
+    }
+
+    /// Group commit's counters, if it was started.
+    pub fn group_stats(&self) -> Option<Arc<GroupStats>> {
+        self.shared().group.get().map(|q| q.stats.clone())
+    }
+
+    /// Applies `op` in a transaction and commits: through group commit if
+    /// it was started, else alone. An error leaves nothing of `op` behind.
+    /// For writes that change rows every payment changes (ledger account
+    /// totals, daily rollups): their transactions would queue on those rows
+    /// one by one, so sharing one transaction is what lets them go faster.
+    pub async fn write<T: Send + 'static>(&self, op: WriteOp<T>) -> Result<T> {
+        let Some(queue) = self.shared().group.get() else {
+            return self.write_alone(&op).await;
+        };
+        self.enqueue(queue, op).await
+    }
+
+    /// As [`Store::write`], for writes that change only their own rows (a
+    /// new payment, its bills): grouped on SQLite, where writers take turns
+    /// anyway, but alone on PostgreSQL, which runs such transactions side
+    /// by side.
+    pub async fn write_own_rows<T: Send + 'static>(&self, op: WriteOp<T>) -> Result<T> {
+        match (self, self.shared().group.get()) {
+            (Store::Sqlite(..), Some(queue)) => self.enqueue(queue, op).await,
+            _ => self.write_alone(&op).await,
+        }
+    }
+
+    async fn enqueue<T: Send + 'static>(&self, queue: &Queue, op: WriteOp<T>) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(Typed {
+            op,
+            result: None,
+            reply,
+        });
+        let stopped = || Error::Conflict("the node is shutting down; try again".into());
+        queue.sender.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    async fn write_alone<T>(&self, op: &WriteOp<T>) -> Result<T> {
+        let mut tx = self.begin().await?;
+        let value = op(&mut tx).await?;
+        tx.commit().await?;
+        Ok(value)
+    }
+}
+
+/// The queue's worker: takes everything that queued while the last commit
+/// ran and applies it in one transaction. It holds only a weak reference
+/// to the store's shared state, so it ends when the last `Store` clone is
+/// dropped (and its queue's sender with it).
+async fn run_queue(
+    pool: std::result::Result<sqlx::SqlitePool, sqlx::PgPool>,
+    shared: Weak<Shared>,
+    receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Box<dyn Job>>>>,
+    max_batch: usize,
+    stats: Arc<GroupStats>,
+) {
+    loop {
+        // One worker at a time takes what has queued; the others are busy
+        // committing their own batches meanwhile.
+        let mut jobs = {
+            let mut receiver = receiver.lock().await;
+            let Some(first) = receiver.recv().await else {
+                break;
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(job) => jobs.push(job),
+                    Err(_) => break,
+                }
+            }
+            jobs
+        };
+        let Some(shared) = shared.upgrade() else {
+            break;
+        };
+        let store = match &pool {
+            Ok(p) => Store::Sqlite(p.clone(), shared),
+            Err(p) => Store::Postgres(p.clone(), shared),
+        };
+        stats.transactions.fetch_add(1, Relaxed);
+        stats.writes.fetch_add(jobs.len() as u64, Relaxed);
+        stats.largest.fetch_max(jobs.len() as u64, Relaxed);
+        if jobs.len() == 1 {
+            // Nothing to share: no savepoint needed.
+            let job = jobs.pop().expect("one job");
+            job.alone(store).await;
+            continue;
+        }
+        match together(&store, &mut jobs).await {
+            Ok(()) => jobs.into_iter().for_each(|job| job.answer()),
+            Err(e) => {
+                tracing::warn!(error = %e, size = jobs.len(), "group commit failed; applying each write alone");
+                stats.replayed.fetch_add(1, Relaxed);
+                for job in jobs {
+                    job.alone(store.clone()).await;
+                }
+            }
+        }
+    }
+}
+
+/// Runs every job in one transaction, each under a savepoint, and commits.
+/// Ending one job's savepoint and starting the next one's is a single
+/// round trip; the commit ends the last.
+async fn together(store: &Store, jobs: &mut [Box<dyn Job>]) -> Result<()> {
+    let mut tx = store.begin().await?;
+    statements(&mut tx, "SAVEPOINT one_write").await?;
+    let last = jobs.len() - 1;
+    for (i, job) in jobs.iter_mut().enumerate() {
+        let mark = tx.deferred_mark();
+        let next = match job.run(&mut tx).await {
+            Ran::Applied => "RELEASE SAVEPOINT one_write; SAVEPOINT one_write",
+            Ran::Refused => {
+                tx.back_to(mark);
+                "ROLLBACK TO SAVEPOINT one_write; RELEASE SAVEPOINT one_write; SAVEPOINT one_write"
+            }
+            Ran::Broken(e) => return Err(e),
+        };
+        if i < last || next.starts_with("ROLLBACK") {
+            statements(&mut tx, next).await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// Fixed statements without parameters, several in one round trip.
+async fn statements(tx: &mut Tx, sql: &'static str) -> Result<()> {
+    on_db!(tx tx, |c, pg| {
+        sqlx::raw_sql(sql).execute(&mut *c).await?;
+    });
+    Ok(())
+}
