@@ -340,8 +340,8 @@ impl Store {
             }))
             .await;
         match inserted {
-            Ok((id, true)) => Ok(Replayable::New(self.payment(id).await?)),
-            Ok((id, false)) => Self::replay(self.payment(id).await?, &new.request_hash),
+            Ok(Inserted::New(record)) => Ok(Replayable::New(*record)),
+            Ok(Inserted::Existing(id)) => Self::replay(self.payment(id).await?, &new.request_hash),
             // A concurrent request with the same key committed first.
             Err(e) if e.is_unique_violation_of("idempotency_key") => {
                 let stored = self.payment_by_key(&new.idempotency_key).await?.ok_or(e)?;
@@ -748,10 +748,17 @@ impl Store {
     }
 }
 
+/// What [`insert_payment_in`] did.
+enum Inserted {
+    /// Made the payment, which is as given (nothing is read back).
+    New(Box<PaymentRecord>),
+    /// Found a payment with the same idempotency key.
+    Existing(Uuid),
+}
+
 /// Inserts a payment in the caller's transaction, reserving each line's
-/// amount on its bill. Returns the payment's id, and whether this call
-/// created it (false: a payment with its idempotency key exists).
-async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result<(Uuid, bool)> {
+/// amount on its bill.
+async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result<Inserted> {
     let at = now();
     // Lock every bill first, in id order, so that two baskets sharing
     // bills wait for each other instead of deadlocking.
@@ -774,7 +781,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
             .await?
     });
     if let Some(id) = existing {
-        return Ok((id, false));
+        return Ok(Inserted::Existing(id));
     }
     for &i in &order {
         let (bill_id, amount) = new.lines[i];
@@ -802,18 +809,61 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         .bind(&new.kiosk)
         .execute(&mut *c)
         .await?;
-        for (line_no, (bill_id, amount)) in new.lines.iter().enumerate() {
-            sqlx::query("INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) VALUES ($1, $2, $3, $4, $5)")
-                .bind(id)
-                .bind(line_no as i32)
-                .bind(bill_id)
-                .bind(bills[bill_id].agency_id)
-                .bind(amount.as_i64())
-                .execute(&mut *c)
-                .await?;
-        }
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) ");
+        qb.push_values(new.lines.iter().enumerate(), |mut b, (line_no, (bill_id, amount))| {
+            b.push_bind(id)
+                .push_bind(line_no as i32)
+                .push_bind(*bill_id)
+                .push_bind(bills[bill_id].agency_id)
+                .push_bind(amount.as_i64());
+        });
+        qb.build().execute(&mut *c).await?;
     });
-    Ok((id, true))
+    let lines = new
+        .lines
+        .iter()
+        .map(|(bill_id, amount)| {
+            let bill = &bills[bill_id];
+            LineRecord {
+                bill_id: *bill_id,
+                agency: bill.agency_code.clone(),
+                agency_name: Names {
+                    en: bill.agency_name_en.clone(),
+                    ar: bill.agency_name_ar.clone(),
+                },
+                service: bill.service_code.clone(),
+                service_name: Names {
+                    en: bill.service_name_en.clone(),
+                    ar: bill.service_name_ar.clone(),
+                },
+                reference: bill.reference.clone(),
+                payer: bill.payer.clone(),
+                amount: *amount,
+                agency_id: bill.agency_id,
+            }
+        })
+        .collect();
+    Ok(Inserted::New(Box::new(PaymentRecord {
+        id,
+        state: PaymentState::Created,
+        channel: new.channel,
+        method: new.method,
+        total,
+        fee: new.fee,
+        refunded: Fils::ZERO,
+        lines,
+        acquirer: new.acquirer.clone(),
+        next_url: None,
+        failure_reason: None,
+        card: None,
+        receipt_number: None,
+        created_at: at,
+        updated_at: at,
+        captured_at: None,
+        kiosk: new.kiosk.clone(),
+        acquirer_ref: None,
+        request_hash: new.request_hash.clone(),
+    })))
 }
 
 /// Moves a created payment to `pending` at the acquirer, in one statement

@@ -43,6 +43,10 @@ async fn a_basket_of_two_bills_is_paid_in_full() {
         );
         assert_eq!(created.body["state"], "pending");
         assert_eq!(created.body["total"], "62.750");
+        // The answer is built from what the writes knew; it is what the
+        // store holds.
+        let id = created.body["id"].as_str().unwrap();
+        assert_eq!(created.body, app.payment(id).await, "{}", app.label);
         let next_url = created.body["next_url"].as_str().unwrap();
 
         // The acquirer's hosted page carries the card inputs; Tahseel's API never does.
