@@ -62,7 +62,8 @@ fn record(r: EventRow) -> Result<EventRecord> {
     })
 }
 
-/// Writes an event in the caller's transaction.
+/// Writes an event in the caller's transaction (when it commits, with the
+/// transaction's other events, in the order they were emitted).
 pub(super) async fn emit(
     tx: &mut Tx,
     agency_id: Uuid,
@@ -70,22 +71,49 @@ pub(super) async fn emit(
     kind: &str,
     data: serde_json::Value,
 ) -> Result<()> {
-    let at = now();
-    let payload = serde_json::to_string(&data).expect("event data serializes");
-    on_db!(tx tx, |c, pg| {
-        sqlx::query(
-            "INSERT INTO events (id, agency_id, bill_id, kind, payload, created_at, delivery, attempts, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $6)",
-        )
-        .bind(Uuid::now_v7())
-        .bind(agency_id)
-        .bind(bill_id)
-        .bind(kind)
-        .bind(&payload)
-        .bind(at)
-        .execute(&mut *c)
-        .await?;
+    tx.defer_event(NewEvent {
+        id: Uuid::now_v7(),
+        agency_id,
+        bill_id,
+        kind: kind.to_owned(),
+        payload: serde_json::to_string(&data).expect("event data serializes"),
+        at: now(),
     });
+    Ok(())
+}
+
+/// An event waiting for its transaction's commit.
+#[derive(Debug)]
+pub(super) struct NewEvent {
+    id: Uuid,
+    agency_id: Uuid,
+    bill_id: Option<Uuid>,
+    kind: String,
+    payload: String,
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Inserts events in order, a few hundred rows a statement.
+pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()> {
+    for chunk in events.chunks(500) {
+        on_db!(tx tx, |c, pg| {
+            let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+                "INSERT INTO events (id, agency_id, bill_id, kind, payload, created_at, delivery, attempts, next_attempt_at) ",
+            );
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id)
+                    .push_bind(e.agency_id)
+                    .push_bind(e.bill_id)
+                    .push_bind(e.kind.as_str())
+                    .push_bind(e.payload.as_str())
+                    .push_bind(e.at)
+                    .push_bind("pending")
+                    .push_bind(0i32)
+                    .push_bind(e.at);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
     Ok(())
 }
 

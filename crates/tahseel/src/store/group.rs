@@ -305,3 +305,92 @@ async fn statements(tx: &mut Tx, sql: &'static str) -> Result<()> {
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::ledger::{post_entry, EntryRefs};
+    use tahseel_core::ledger::JournalEntry;
+    use tahseel_core::Fils;
+
+    /// A write refused after it had posted an entry and emitted an event,
+    /// inside a transaction it shared with others, leaves nothing behind:
+    /// not its rows, not its share of the totals written at commit.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_refused_write_leaves_nothing_in_a_shared_transaction() {
+        let dir = std::env::temp_dir().join(format!("tahseel-group-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        crate::demo::load(&store).await.unwrap();
+        let agency = store.agency_by_code("GDT").await.unwrap().id;
+        let stats = store.start_group_commit(64);
+        // Hold the writer so every write queues, then let them go together.
+        let turn = store.shared().sqlite_writer.clone().lock_owned().await;
+        let mut writes = tokio::task::JoinSet::new();
+        for n in 1..=20i64 {
+            let store = store.clone();
+            writes.spawn(async move {
+                let result = store
+                    .write(Box::new(move |tx| {
+                        Box::pin(async move {
+                            let entry = JournalEntry::fee("sim", Fils::new(n)).unwrap();
+                            let refs = EntryRefs {
+                                payment_id: None,
+                                refund_id: None,
+                                bill_id: None,
+                            };
+                            post_entry(tx, &entry, refs).await?;
+                            let data = serde_json::json!({ "n": n });
+                            crate::store::events::emit(tx, agency, None, "test.write", data)
+                                .await?;
+                            if n % 4 == 0 {
+                                return Err(Error::Invalid(format!("write {n} refused")));
+                            }
+                            Ok(n)
+                        })
+                    }))
+                    .await;
+                (n, result)
+            });
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        drop(turn);
+        let mut kept = 0;
+        while let Some(joined) = writes.join_next().await {
+            let (n, result) = joined.unwrap();
+            match result {
+                Ok(v) => {
+                    assert_eq!(v, n);
+                    assert_ne!(n % 4, 0);
+                    kept += n;
+                }
+                Err(Error::Invalid(why)) => {
+                    assert_eq!(n % 4, 0);
+                    assert_eq!(why, format!("write {n} refused"));
+                }
+                Err(e) => panic!("write {n}: {e}"),
+            }
+        }
+        assert!(
+            stats.largest.load(Relaxed) > 1,
+            "the writes shared a transaction"
+        );
+        let fees: i64 = store
+            .balances()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|b| b.account == "fees:revenue")
+            .map(|b| b.credits.as_i64())
+            .sum();
+        assert_eq!(fees, kept, "only the kept writes moved the totals");
+        let events = store.events_after(agency, 0, 100).await.unwrap();
+        assert_eq!(events.len(), 15, "only the kept writes' events remain");
+        assert!(store.verify_ledger().await.unwrap().is_empty());
+        store.close().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

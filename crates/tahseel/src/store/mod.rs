@@ -93,6 +93,8 @@ struct Deferred {
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: Vec<ledger::NewPosting>,
     rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
+    /// Agency events, in the order emitted (their sequence follows it).
+    events: Vec<events::NewEvent>,
 }
 
 /// What a transaction had deferred at a savepoint.
@@ -100,6 +102,7 @@ pub(crate) struct DeferredMark {
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: usize,
     rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
+    events: usize,
 }
 
 /// Expands `$body` once per backend. In the body `$c` is the connection
@@ -264,6 +267,7 @@ impl Tx {
         ledger::add_to_accounts(&mut self, &deferred.accounts).await?;
         ledger::insert_postings(&mut self, &deferred.postings).await?;
         rollups::add(&mut self, &deferred.rollups).await?;
+        events::insert_events(&mut self, &deferred.events).await?;
         match self.conn {
             TxConn::Sqlite(t, _) => t.commit().await?,
             TxConn::Postgres(t) => t.commit().await?,
@@ -296,12 +300,17 @@ impl Tx {
         }
     }
 
+    fn defer_event(&mut self, event: events::NewEvent) {
+        self.deferred.events.push(event);
+    }
+
     /// What is deferred so far, to go back to if a savepoint is undone.
     pub(crate) fn deferred_mark(&self) -> DeferredMark {
         DeferredMark {
             accounts: self.deferred.accounts.clone(),
             postings: self.deferred.postings.len(),
             rollups: self.deferred.rollups.clone(),
+            events: self.deferred.events.len(),
         }
     }
 
@@ -309,6 +318,7 @@ impl Tx {
         self.deferred.accounts = mark.accounts;
         self.deferred.postings.truncate(mark.postings);
         self.deferred.rollups = mark.rollups;
+        self.deferred.events.truncate(mark.events);
     }
 }
 

@@ -328,9 +328,8 @@ impl Store {
     /// the stored payment; with another request it is an error.
     pub async fn create_payment(&self, new: NewPayment) -> Result<Replayable<PaymentRecord>> {
         let total = basket_total(&new.lines)?.checked_add(new.fee)?;
-        if let Some(stored) = self.payment_by_key(&new.idempotency_key).await? {
-            return Self::replay(stored, &new.request_hash);
-        }
+        // A repeat is found inside the write, under the bills' locks, so a
+        // new payment costs no lookup before it.
         let new = std::sync::Arc::new(new);
         let op_new = new.clone();
         let inserted = self
