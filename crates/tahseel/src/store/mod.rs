@@ -168,8 +168,12 @@ impl Store {
                 // big random-keyed indexes from turning into a read per page.
                 .pragma("cache_size", "-32768")
                 .pragma("mmap_size", "536870912");
+            // Each SQLite connection runs on its own thread and every statement
+            // is a hand-over to it; beyond about two per core, more
+            // connections only add thread switches (one writes at a time).
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let pool = SqlitePoolOptions::new()
-                .max_connections(8)
+                .max_connections((cores * 2).clamp(2, 16) as u32)
                 .connect_with(options)
                 .await?;
             Ok(Store::Sqlite(pool, Arc::default()))
