@@ -430,12 +430,33 @@ impl Store {
     ) -> Result<PaymentRecord> {
         let id = payment.id;
         let at = now();
-        let (r, u) = (acquirer_ref.to_owned(), next_url.to_owned());
-        self.write_own_rows(Box::new(move |tx| {
-            let (r, u) = (r.clone(), u.clone());
-            Box::pin(async move { mark_pending_in(tx, id, &r, &u, at).await })
-        }))
-        .await?;
+        // On PostgreSQL the one UPDATE commits by itself: one round trip
+        // instead of three. Only a payment it did not move needs the
+        // transaction, to say why.
+        let moved = match self {
+            Store::Postgres(pool, _) => {
+                sqlx::query(MARK_PENDING)
+                    .bind(PaymentState::Pending.as_str())
+                    .bind(acquirer_ref)
+                    .bind(next_url)
+                    .bind(at)
+                    .bind(id)
+                    .bind(PaymentState::Created.as_str())
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+                    == 1
+            }
+            Store::Sqlite(..) => false,
+        };
+        if !moved {
+            let (r, u) = (acquirer_ref.to_owned(), next_url.to_owned());
+            self.write_own_rows(Box::new(move |tx| {
+                let (r, u) = (r.clone(), u.clone());
+                Box::pin(async move { mark_pending_in(tx, id, &r, &u, at).await })
+            }))
+            .await?;
+        }
         payment.state = PaymentState::Pending;
         payment.acquirer_ref = Some(acquirer_ref.to_owned());
         payment.next_url = Some(next_url.to_owned());
@@ -865,6 +886,8 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
     })))
 }
 
+const MARK_PENDING: &str = "UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5 AND state = $6";
+
 /// Moves a created payment to `pending` at the acquirer, in one statement
 /// when it is still `created`.
 async fn mark_pending_in(
@@ -875,7 +898,7 @@ async fn mark_pending_in(
     at: DateTime<Utc>,
 ) -> Result<()> {
     let moved = on_db!(tx tx, |c, pg| {
-        sqlx::query("UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5 AND state = $6")
+        sqlx::query(MARK_PENDING)
             .bind(PaymentState::Pending.as_str())
             .bind(acquirer_ref)
             .bind(next_url)
