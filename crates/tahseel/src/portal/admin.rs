@@ -151,12 +151,7 @@ async fn overview(ui: &Ui, state: &AppState, shown: Option<Markup>) -> Result<Ma
                     tr {
                         td.ltr { (k.code) }
                         td { (ui.name(&k.name)) }
-                        td { @if k.revoked_at.is_some() { (ui.t("admin-revoked")) } @else { (ui.t("admin-active")) } }
-                        td { @if k.revoked_at.is_none() {
-                            form method="post" action={ "/admin/kiosks/" (k.code) "/revoke" } {
-                                button.secondary type="submit" aria-label={ (ui.t("action-revoke")) " " (k.code) } { (ui.t("action-revoke")) }
-                            }
-                        } }
+                        (revocable(ui, k.revoked_at.is_some(), &format!("/admin/kiosks/{}/revoke", k.code), &k.code))
                     }
                 }
             }
@@ -182,12 +177,7 @@ async fn overview(ui: &Ui, state: &AppState, shown: Option<Markup>) -> Result<Ma
                         td.ltr { (k.prefix) "…" }
                         td.ltr { (k.role) @if let Some(a) = &k.agency { " " (a) } }
                         td.ltr { (ui.time(k.created_at)) }
-                        td { @if k.revoked_at.is_some() { (ui.t("admin-revoked")) } @else { (ui.t("admin-active")) } }
-                        td { @if k.revoked_at.is_none() {
-                            form method="post" action={ "/admin/keys/" (k.id) "/revoke" } {
-                                button.secondary type="submit" aria-label={ (ui.t("action-revoke")) " " (k.prefix) } { (ui.t("action-revoke")) }
-                            }
-                        } }
+                        (revocable(ui, k.revoked_at.is_some(), &format!("/admin/keys/{}/revoke", k.id), &k.prefix))
                     }
                 }
             }
@@ -207,6 +197,18 @@ async fn overview(ui: &Ui, state: &AppState, shown: Option<Markup>) -> Result<Ma
 }
 
 /// A secret shown once, with the warning that it will not be shown again.
+/// A kiosk's or key's state cell, and a revoke button while it is active.
+fn revocable(ui: &Ui, revoked: bool, revoke_path: &str, name: &str) -> Markup {
+    html! {
+        td { @if revoked { (ui.t("admin-revoked")) } @else { (ui.t("admin-active")) } }
+        td { @if !revoked {
+            form method="post" action=(revoke_path) {
+                button.secondary type="submit" aria-label={ (ui.t("action-revoke")) " " (name) } { (ui.t("action-revoke")) }
+            }
+        } }
+    }
+}
+
 fn shown_once(ui: &Ui, what: &str, secret: &str) -> Markup {
     html! {
         div.notice.ok role="status" {

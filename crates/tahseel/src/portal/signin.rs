@@ -74,19 +74,24 @@ pub struct LoginQuery {
     back: Option<String>,
 }
 
+/// The identity provider's settings, or a 404 page when sign-in is off.
+fn configured(state: &AppState, ui: &Ui) -> Result<OidcConfig, PageError> {
+    state.portal.oidc.clone().ok_or_else(|| {
+        PageError::new(
+            ui.lang,
+            axum::http::StatusCode::NOT_FOUND,
+            ui.t("error-signin-off"),
+        )
+    })
+}
+
 /// Sends the citizen to the provider, remembering state and nonce.
 pub async fn login(
     State(state): State<AppState>,
     ui: Ui,
     Query(q): Query<LoginQuery>,
 ) -> PageResult {
-    let Some(oidc) = state.portal.oidc.clone() else {
-        return Err(PageError::new(
-            ui.lang,
-            axum::http::StatusCode::NOT_FOUND,
-            ui.t("error-signin-off"),
-        ));
-    };
+    let oidc = configured(&state, &ui)?;
     let d = discover(&state, &oidc)
         .await
         .map_err(|e| unavailable(&ui, &e))?;
@@ -211,13 +216,7 @@ pub async fn callback(
     ui: Ui,
     Query(q): Query<Callback>,
 ) -> PageResult {
-    let Some(oidc) = state.portal.oidc.clone() else {
-        return Err(PageError::new(
-            ui.lang,
-            axum::http::StatusCode::NOT_FOUND,
-            ui.t("error-signin-off"),
-        ));
-    };
+    let oidc = configured(&state, &ui)?;
     let refused = || {
         PageError::new(
             ui.lang,

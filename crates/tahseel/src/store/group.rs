@@ -147,7 +147,7 @@ impl Store {
                 Store::Postgres(..) => POSTGRES_WORKERS,
             };
             for _ in 0..workers {
-                let (pool, weak) = (self.pool_only(), Arc::downgrade(shared));
+                let (pool, weak) = (Pool::of(self), Arc::downgrade(shared));
                 tokio::spawn(run_queue(
                     pool,
                     weak,
@@ -159,14 +159,6 @@ impl Store {
             Queue { sender, stats }
         });
         queue.stats.clone()
-    }
-
-    /// The pool without the shared state (see [`run_queue`]).
-    fn pool_only(&self) -> std::result::Result<sqlx::SqlitePool, sqlx::PgPool> {
-        match self {
-            Store::Sqlite(pool, _) => Ok(pool.clone()),
-            Store::Postgres(pool, _) => Err(pool.clone()),
-        }
     }
 
     /// Group commit's counters, if it was started.
@@ -217,12 +209,35 @@ impl Store {
     }
 }
 
+/// A store's pool without its shared state, which a worker must not keep
+/// alive (see [`run_queue`]).
+enum Pool {
+    Sqlite(sqlx::SqlitePool),
+    Postgres(sqlx::PgPool),
+}
+
+impl Pool {
+    fn of(store: &Store) -> Pool {
+        match store {
+            Store::Sqlite(pool, _) => Pool::Sqlite(pool.clone()),
+            Store::Postgres(pool, _) => Pool::Postgres(pool.clone()),
+        }
+    }
+
+    fn with(&self, shared: Arc<Shared>) -> Store {
+        match self {
+            Pool::Sqlite(pool) => Store::Sqlite(pool.clone(), shared),
+            Pool::Postgres(pool) => Store::Postgres(pool.clone(), shared),
+        }
+    }
+}
+
 /// The queue's worker: takes everything that queued while the last commit
 /// ran and applies it in one transaction. It holds only a weak reference
 /// to the store's shared state, so it ends when the last `Store` clone is
 /// dropped (and its queue's sender with it).
 async fn run_queue(
-    pool: std::result::Result<sqlx::SqlitePool, sqlx::PgPool>,
+    pool: Pool,
     shared: Weak<Shared>,
     receiver: Arc<tokio::sync::Mutex<mpsc::Receiver<Box<dyn Job>>>>,
     max_batch: usize,
@@ -248,10 +263,7 @@ async fn run_queue(
         let Some(shared) = shared.upgrade() else {
             break;
         };
-        let store = match &pool {
-            Ok(p) => Store::Sqlite(p.clone(), shared),
-            Err(p) => Store::Postgres(p.clone(), shared),
-        };
+        let store = pool.with(shared);
         stats.transactions.fetch_add(1, Relaxed);
         stats.writes.fetch_add(jobs.len() as u64, Relaxed);
         stats.largest.fetch_max(jobs.len() as u64, Relaxed);

@@ -7,9 +7,53 @@ use tahseel::simulator::Faults;
 use tahseel_core::Fils;
 use uuid::Uuid;
 
-use crate::helpers::{backends, APPROVE, SIM_SECRET};
+use crate::helpers::{backends, TestApp, APPROVE, SIM_SECRET};
 
 const CHANNELS: [&str; 4] = ["portal", "mobile", "kiosk", "counter"];
+
+/// An acquirer's approval notice: timestamp, signature and body.
+#[derive(Clone)]
+struct SignedNotice {
+    timestamp: String,
+    signature: String,
+    body: Vec<u8>,
+}
+
+/// An approval of `amount` for a payment, signed as the simulated acquirer signs.
+fn signed_approval(payment_id: &str, session_ref: &str, amount: Fils) -> SignedNotice {
+    let notice = Notice {
+        event_id: Uuid::new_v4().to_string(),
+        merchant_ref: payment_id.to_owned(),
+        session_ref: session_ref.to_owned(),
+        status: SessionStatus::Approved,
+        amount,
+        card_brand: Some("visa".into()),
+        card_last4: Some("1111".into()),
+        reason: None,
+    };
+    let body = serde_json::to_vec(&notice).unwrap();
+    let timestamp = chrono::Utc::now().timestamp().to_string();
+    let signature = sign(SIM_SECRET.as_bytes(), &timestamp, &body);
+    SignedNotice {
+        timestamp,
+        signature,
+        body,
+    }
+}
+
+/// Posts a notice to the hub as the acquirer does.
+async fn send_notice(app: &TestApp, notice: SignedNotice) -> StatusCode {
+    app.client
+        .post(format!("{}/api/v1/acquirers/sim/notices", app.base))
+        .header("x-acquirer-timestamp", notice.timestamp)
+        .header("x-acquirer-signature", notice.signature)
+        .header("content-type", "application/json")
+        .body(notice.body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
 
 #[tokio::test]
 async fn fifty_channels_paying_the_same_bill_at_once_capture_it_exactly_once() {
@@ -134,35 +178,12 @@ async fn fifty_copies_of_a_signed_notice_capture_once() {
             StatusCode::SEE_OTHER
         );
         assert_eq!(app.payment(&id).await["state"], "pending");
-        let notice = Notice {
-            event_id: Uuid::new_v4().to_string(),
-            merchant_ref: id.clone(),
-            session_ref,
-            status: SessionStatus::Approved,
-            amount: Fils::new(300_000),
-            card_brand: Some("visa".into()),
-            card_last4: Some("1111".into()),
-            reason: None,
-        };
-        let body = serde_json::to_vec(&notice).unwrap();
-        let ts = chrono::Utc::now().timestamp().to_string();
-        let sig = sign(SIM_SECRET.as_bytes(), &ts, &body);
+        let notice = signed_approval(&id, &session_ref, Fils::new(300_000));
 
         let mut tasks = tokio::task::JoinSet::new();
         for _ in 0..50 {
-            let (app, ts, sig, body) = (app.clone(), ts.clone(), sig.clone(), body.clone());
-            tasks.spawn(async move {
-                app.client
-                    .post(format!("{}/api/v1/acquirers/sim/notices", app.base))
-                    .header("x-acquirer-timestamp", ts)
-                    .header("x-acquirer-signature", sig)
-                    .header("content-type", "application/json")
-                    .body(body)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-            });
+            let (app, notice) = (app.clone(), notice.clone());
+            tasks.spawn(async move { send_notice(&app, notice).await });
         }
         while let Some(status) = tasks.join_next().await {
             assert_eq!(status.unwrap(), StatusCode::OK, "{}", app.label);
@@ -178,7 +199,7 @@ async fn fifty_copies_of_a_signed_notice_capture_once() {
     }
 }
 
-fn group_counts(app: &crate::helpers::TestApp) -> (u64, u64, u64) {
+fn group_counts(app: &TestApp) -> (u64, u64, u64) {
     use std::sync::atomic::Ordering::Relaxed;
     let stats = app.store.group_stats().expect("group commit is on");
     (
@@ -284,49 +305,18 @@ async fn writes_sharing_one_transaction_keep_every_guarantee() {
             ));
         }
         let (transactions_before, writes_before, _) = group_counts(&app);
-        let notice = |id: &str, session: &str, amount: Fils| {
-            let n = Notice {
-                event_id: Uuid::new_v4().to_string(),
-                merchant_ref: id.to_owned(),
-                session_ref: session.to_owned(),
-                status: SessionStatus::Approved,
-                amount,
-                card_brand: Some("visa".into()),
-                card_last4: Some("1111".into()),
-                reason: None,
-            };
-            let body = serde_json::to_vec(&n).unwrap();
-            let ts = chrono::Utc::now().timestamp().to_string();
-            let sig = sign(SIM_SECRET.as_bytes(), &ts, &body);
-            (ts, sig, body)
-        };
         // Three copies of each payment's notice, and for every tenth payment
         // a forged amount, all at once.
         let mut tasks = tokio::task::JoinSet::new();
         for (i, (id, session, amount)) in payments.iter().enumerate() {
-            let mut sends = vec![(notice(id, session, *amount), true); 3];
+            let mut sends = vec![(signed_approval(id, session, *amount), true); 3];
             if i % 10 == 0 {
-                sends.push((
-                    notice(id, session, amount.checked_add(Fils::new(1)).unwrap()),
-                    false,
-                ));
+                let forged = amount.checked_add(Fils::new(1)).unwrap();
+                sends.push((signed_approval(id, session, forged), false));
             }
-            for ((ts, sig, body), good) in sends {
+            for (notice, good) in sends {
                 let app = app.clone();
-                tasks.spawn(async move {
-                    let status = app
-                        .client
-                        .post(format!("{}/api/v1/acquirers/sim/notices", app.base))
-                        .header("x-acquirer-timestamp", ts)
-                        .header("x-acquirer-signature", sig)
-                        .header("content-type", "application/json")
-                        .body(body)
-                        .send()
-                        .await
-                        .unwrap()
-                        .status();
-                    (status, good)
-                });
+                tasks.spawn(async move { (send_notice(&app, notice).await, good) });
             }
         }
         while let Some(r) = tasks.join_next().await {
