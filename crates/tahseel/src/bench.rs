@@ -63,6 +63,8 @@ pub struct HttpRun {
     pub create: Percentiles,
     pub pay: Percentiles,
     pub pgbench_tps: Option<f64>,
+    /// Writes per shared transaction during the run (group commit on).
+    pub writes_per_tx: Option<f64>,
 }
 
 /// Durable writes per second: 4 KiB written and `fdatasync`ed in a loop.
@@ -204,6 +206,15 @@ async fn http_run(
         .build()
         .expect("client");
     let base = format!("http://{}", server.addr);
+    // On stderr, so a profiler can be attached for the timed part only.
+    tracing::info!(backend, clients, seconds, "timed run starts");
+    let grouped = |store: &Store| {
+        store.group_stats().map(|s| {
+            use std::sync::atomic::Ordering::Relaxed;
+            (s.transactions.load(Relaxed), s.writes.load(Relaxed))
+        })
+    };
+    let grouped_before = grouped(store);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
     let mut tasks = tokio::task::JoinSet::new();
@@ -253,6 +264,11 @@ async fn http_run(
         done += d;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let writes_per_tx = match (grouped_before, grouped(store)) {
+        (Some((t0, w0)), Some((t1, w1))) if t1 > t0 => Some((w1 - w0) as f64 / (t1 - t0) as f64),
+        (None, Some((t1, w1))) if t1 > 0 => Some(w1 as f64 / t1 as f64),
+        _ => None,
+    };
     server.task.abort();
     sim_task.abort();
     Ok(HttpRun {
@@ -262,6 +278,7 @@ async fn http_run(
         create: percentiles(creates),
         pay: percentiles(pays),
         pgbench_tps: None,
+        writes_per_tx,
     })
 }
 
@@ -383,7 +400,7 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
             Some(pgbench_url),
         ));
     }
-    emit(&mut out, "\nbackend   clients  captures/s  create p50/p99/p99.9 ms   pay p50/p99/p99.9 ms   pgbench tps  captures/tps  captures/fsync\n");
+    emit(&mut out, "\nbackend   clients  captures/s  create p50/p99/p99.9 ms   pay p50/p99/p99.9 ms   pgbench tps  captures/tps  captures/fsync  writes/tx\n");
     for (backend, store, pgbench_url) in &stores {
         store.migrate().await?;
         crate::demo::load(store).await?;
@@ -411,8 +428,12 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
                 .pgbench_tps
                 .map(|t| format!("{:>12.2}", run.captures_per_sec / t))
                 .unwrap_or_else(|| format!("{:>12}", "-"));
+            let per_tx = run
+                .writes_per_tx
+                .map(|w| format!("{w:>9.1}"))
+                .unwrap_or_else(|| format!("{:>9}", "-"));
             emit(&mut out, &format!(
-                "{:<9} {:>7}  {:>10.0}  {:>6.1} {:>6.1} {:>7.1}    {:>6.1} {:>6.1} {:>7.1}  {tps}  {ratio}  {:>14.3}\n",
+                "{:<9} {:>7}  {:>10.0}  {:>6.1} {:>6.1} {:>7.1}    {:>6.1} {:>6.1} {:>7.1}  {tps}  {ratio}  {:>14.3}  {per_tx}\n",
                 run.backend,
                 run.clients,
                 run.captures_per_sec,
