@@ -1,5 +1,7 @@
 //! Bills: created by agencies, looked up by payers, paid through payments.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tahseel_core::agency::{Names, ServiceKind};
@@ -155,6 +157,7 @@ macro_rules! bill_select {
          FROM bills b JOIN agencies a ON a.id = b.agency_id JOIN services s ON s.id = b.service_id "
     };
 }
+pub(super) use bill_select;
 
 impl BillRow {
     pub(super) fn domain(&self) -> Result<Bill> {
@@ -203,6 +206,9 @@ impl BillRow {
 
 /// Reads a bill inside a write transaction, locking its row on PostgreSQL.
 pub(super) async fn lock_bill(tx: &mut Tx, id: Uuid) -> Result<Option<BillRow>> {
+    if let Some(row) = tx.changed_bill(id).or_else(|| tx.prefetched.take_bill(id)) {
+        return Ok(Some(row));
+    }
     Ok(on_db!(tx tx, |c, pg| {
         let sql = if pg {
             concat!(bill_select!(), "WHERE b.id = $1 FOR UPDATE OF b")
@@ -213,17 +219,36 @@ pub(super) async fn lock_bill(tx: &mut Tx, id: Uuid) -> Result<Option<BillRow>> 
     }))
 }
 
-/// Writes back the amounts and state of a bill changed by the domain rules.
-pub(super) async fn save_bill(tx: &mut Tx, id: Uuid, bill: &Bill, at: DateTime<Utc>) -> Result<()> {
+/// Writes back the amounts and state of a bill changed by the domain
+/// rules, when the transaction commits. `row` is the bill as read.
+pub(super) fn save_bill(tx: &mut Tx, row: &BillRow, bill: &Bill, at: DateTime<Utc>) {
+    let mut changed = row.clone();
+    changed.amount_paid_fils = bill.amount_paid.as_i64();
+    changed.amount_held_fils = bill.amount_held.as_i64();
+    changed.state = bill.state.as_str().to_owned();
+    changed.updated_at = at;
+    tx.defer_bill(changed);
+}
+
+/// Writes the bills a transaction changed, in one statement.
+pub(super) async fn save_bills(tx: &mut Tx, bills: &BTreeMap<Uuid, BillRow>) -> Result<()> {
+    if bills.is_empty() {
+        return Ok(());
+    }
     on_db!(tx tx, |c, pg| {
-        sqlx::query("UPDATE bills SET amount_paid_fils = $1, amount_held_fils = $2, state = $3, updated_at = $4 WHERE id = $5")
-            .bind(bill.amount_paid.as_i64())
-            .bind(bill.amount_held.as_i64())
-            .bind(bill.state.as_str())
-            .bind(at)
-            .bind(id)
-            .execute(&mut *c)
-            .await?;
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new("WITH changed (id, paid, held, state, at) AS (");
+        qb.push_values(bills.values(), |mut b, row| {
+            b.push_bind(row.id)
+                .push_bind(row.amount_paid_fils)
+                .push_bind(row.amount_held_fils)
+                .push_bind(row.state.as_str())
+                .push_bind(row.updated_at);
+        });
+        qb.push(
+            ") UPDATE bills SET amount_paid_fils = changed.paid, amount_held_fils = changed.held, \
+             state = changed.state, updated_at = changed.at FROM changed WHERE bills.id = changed.id",
+        );
+        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }
@@ -450,7 +475,7 @@ impl Store {
             BillError::CancelWhileHeld => Error::Conflict(e.to_string()),
             e => Error::Bill(e),
         })?;
-        save_bill(&mut tx, id, &bill, at).await?;
+        save_bill(&mut tx, &row, &bill, at);
         let data = serde_json::json!({"bill_id": id, "reference": row.reference, "bill_state": bill.state, "cancelled_at": at});
         super::events::emit(&mut tx, agency_id, Some(id), "bill.cancelled", data).await?;
         tx.commit().await?;

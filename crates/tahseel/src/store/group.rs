@@ -1,7 +1,11 @@
 //! Group commit: the payment writes that arrive while a transaction is
 //! committing (new payments, payments sent to the acquirer, acquirer
 //! answers) wait in a queue and are then applied together in one
-//! transaction with one commit, each under its own savepoint. A write
+//! transaction with one commit, each under its own savepoint. The rows
+//! the writes will read are read for all of them at once first (see
+//! `prefetch.rs`), and the rows they change are written at the commit
+//! (see `Tx`), so most writes send no statement of their own and need no
+//! savepoint: one is taken only before a write's first statement. A write
 //! refused by the rules (a bill already paid, a forged amount) is rolled
 //! back to its savepoint and answered alone; every caller is answered
 //! only after the shared commit, so nothing is reported done before it is
@@ -17,7 +21,7 @@ use std::sync::{Arc, OnceLock, Weak};
 use futures_util::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
 
-use super::{on_db, Store, Tx};
+use super::{Reads, Store, Tx};
 
 /// Batches a node runs at once on PostgreSQL.
 const POSTGRES_WORKERS: usize = 4;
@@ -76,6 +80,8 @@ enum Ran {
 
 /// A queued write with its caller's answer channel, its type erased.
 trait Job: Send {
+    /// What the write will read, to be read for the whole batch at once.
+    fn reads(&self) -> &Reads;
     fn run<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, Ran>;
     /// Sends what the write produced (after the commit).
     fn answer(self: Box<Self>);
@@ -84,12 +90,17 @@ trait Job: Send {
 }
 
 struct Typed<T> {
+    reads: Reads,
     op: WriteOp<T>,
     result: Option<Result<T>>,
     reply: oneshot::Sender<Result<T>>,
 }
 
 impl<T: Send + 'static> Job for Typed<T> {
+    fn reads(&self) -> &Reads {
+        &self.reads
+    }
+
     fn run<'a>(&'a mut self, tx: &'a mut Tx) -> BoxFuture<'a, Ran> {
         Box::pin(async move {
             match (self.op)(tx).await {
@@ -148,13 +159,26 @@ impl Store {
             };
             for _ in 0..workers {
                 let (pool, weak) = (Pool::of(self), Arc::downgrade(shared));
-                tokio::spawn(run_queue(
-                    pool,
-                    weak,
-                    receiver.clone(),
-                    max_batch,
-                    stats.clone(),
-                ));
+                let worker = run_queue(pool, weak, receiver.clone(), max_batch, stats.clone());
+                match self {
+                    // SQLite's writer gets a thread of its own: each of its
+                    // statements is a hand-over to the connection's thread
+                    // and back, and on the server's runtime every "back"
+                    // would wait its turn behind the HTTP tasks.
+                    Store::Sqlite(..) => {
+                        let runtime = tokio::runtime::Builder::new_current_thread()
+                            .enable_all()
+                            .build()
+                            .expect("a runtime for the SQLite writer");
+                        std::thread::Builder::new()
+                            .name("tahseel-writer".into())
+                            .spawn(move || runtime.block_on(worker))
+                            .expect("the SQLite writer's thread starts");
+                    }
+                    Store::Postgres(..) => {
+                        tokio::spawn(worker);
+                    }
+                }
             }
             Queue { sender, stats }
         });
@@ -168,30 +192,16 @@ impl Store {
 
     /// Applies `op` in a transaction and commits: through group commit if
     /// it was started, else alone. An error leaves nothing of `op` behind.
-    /// For writes that change rows every payment changes (ledger account
-    /// totals, daily rollups): their transactions would queue on those rows
-    /// one by one, so sharing one transaction is what lets them go faster.
-    pub async fn write<T: Send + 'static>(&self, op: WriteOp<T>) -> Result<T> {
+    /// `reads` names the rows `op` will read, so that a shared transaction
+    /// can read them for all its writes at once; it may be empty, or name
+    /// less than `op` reads.
+    pub async fn write<T: Send + 'static>(&self, reads: Reads, op: WriteOp<T>) -> Result<T> {
         let Some(queue) = self.shared().group.get() else {
             return self.write_alone(&op).await;
         };
-        self.enqueue(queue, op).await
-    }
-
-    /// As [`Store::write`], for writes that change only their own rows (a
-    /// new payment, its bills): grouped on SQLite, where writers take turns
-    /// anyway, but alone on PostgreSQL, which runs such transactions side
-    /// by side.
-    pub async fn write_own_rows<T: Send + 'static>(&self, op: WriteOp<T>) -> Result<T> {
-        match (self, self.shared().group.get()) {
-            (Store::Sqlite(..), Some(queue)) => self.enqueue(queue, op).await,
-            _ => self.write_alone(&op).await,
-        }
-    }
-
-    async fn enqueue<T: Send + 'static>(&self, queue: &Queue, op: WriteOp<T>) -> Result<T> {
         let (reply, answer) = oneshot::channel();
         let job = Box::new(Typed {
+            reads,
             op,
             result: None,
             reply,
@@ -286,48 +296,37 @@ async fn run_queue(
     }
 }
 
-/// Runs every job in one transaction, each under a savepoint, and commits.
-/// Ending one job's savepoint and starting the next one's is a single
-/// round trip; the commit ends the last.
+/// Runs every job in one transaction, each under its own savepoint
+/// (taken only if the job sends a statement), and commits.
 async fn together(store: &Store, jobs: &mut [Box<dyn Job>]) -> Result<()> {
     let mut tx = store.begin().await?;
-    statements(&mut tx, "SAVEPOINT one_write").await?;
-    let last = jobs.len() - 1;
-    for (i, job) in jobs.iter_mut().enumerate() {
+    tx.prefetch(&Reads::merged(jobs.iter().map(|job| job.reads())))
+        .await?;
+    for job in jobs.iter_mut() {
         let mark = tx.deferred_mark();
-        let next = match job.run(&mut tx).await {
-            Ran::Applied => "RELEASE SAVEPOINT one_write; SAVEPOINT one_write",
-            Ran::Refused => {
-                tx.back_to(mark);
-                "ROLLBACK TO SAVEPOINT one_write; RELEASE SAVEPOINT one_write; SAVEPOINT one_write"
-            }
+        tx.want_savepoint();
+        match job.run(&mut tx).await {
+            Ran::Applied => {}
+            Ran::Refused => tx.undo_write(mark).await?,
             Ran::Broken(e) => return Err(e),
-        };
-        if i < last || next.starts_with("ROLLBACK") {
-            statements(&mut tx, next).await?;
         }
     }
     tx.commit().await
 }
 
-/// Fixed statements without parameters, several in one round trip.
-async fn statements(tx: &mut Tx, sql: &'static str) -> Result<()> {
-    on_db!(tx tx, |c, pg| {
-        sqlx::raw_sql(sql).execute(&mut *c).await?;
-    });
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::bills::{lock_bill, save_bill};
     use crate::store::ledger::{post_entry, EntryRefs};
+    use crate::store::on_db;
     use tahseel_core::ledger::JournalEntry;
     use tahseel_core::Fils;
 
-    /// A write refused after it had posted an entry and emitted an event,
-    /// inside a transaction it shared with others, leaves nothing behind:
-    /// not its rows, not its share of the totals written at commit.
+    /// A write refused after it had posted an entry, emitted an event,
+    /// changed a bill and inserted a row, inside a transaction it shared
+    /// with others, leaves nothing behind: not its rows, not its share of
+    /// the totals and changed rows written at commit.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_refused_write_leaves_nothing_in_a_shared_transaction() {
         let dir = std::env::temp_dir().join(format!("tahseel-group-{}", uuid::Uuid::now_v7()));
@@ -336,7 +335,7 @@ mod tests {
             .await
             .unwrap();
         store.migrate().await.unwrap();
-        crate::demo::load(&store).await.unwrap();
+        let bill = crate::demo::load(&store).await.unwrap()[0].id;
         let agency = store.agency_by_code("GDT").await.unwrap().id;
         let stats = store.start_group_commit(64);
         // Hold the writer so every write queues, then let them go together.
@@ -346,24 +345,39 @@ mod tests {
             let store = store.clone();
             writes.spawn(async move {
                 let result = store
-                    .write(Box::new(move |tx| {
-                        Box::pin(async move {
-                            let entry = JournalEntry::fee("sim", Fils::new(n)).unwrap();
-                            let refs = EntryRefs {
-                                payment_id: None,
-                                refund_id: None,
-                                bill_id: None,
-                            };
-                            post_entry(tx, &entry, refs).await?;
-                            let data = serde_json::json!({ "n": n });
+                    .write(
+                        Reads::default(),
+                        Box::new(move |tx| {
+                            Box::pin(async move {
+                                let entry = JournalEntry::fee("sim", Fils::new(n)).unwrap();
+                                let refs = EntryRefs {
+                                    payment_id: None,
+                                    refund_id: None,
+                                    bill_id: None,
+                                };
+                                post_entry(tx, &entry, refs).await?;
+                                let data = serde_json::json!({ "n": n });
                             crate::store::events::emit(tx, agency, None, "test.write", data)
-                                .await?;
-                            if n % 4 == 0 {
-                                return Err(Error::Invalid(format!("write {n} refused")));
-                            }
-                            Ok(n)
-                        })
-                    }))
+                                    .await?;
+                                // A bill change that waits for the commit, and a
+                                // row written at once (under the write's savepoint).
+                                let row = lock_bill(tx, bill).await?.expect("demo bill");
+                                let mut changed = row.domain()?;
+                                changed.amount_held = changed.amount_held.checked_add(Fils::new(n))?;
+                                save_bill(tx, &row, &changed, crate::store::now());
+                                on_db!(tx tx, |c, pg| {
+                                    sqlx::query("INSERT INTO hub_secrets (name, value) VALUES ($1, 'x')")
+                                        .bind(format!("write-{n}"))
+                                        .execute(&mut *c)
+                                        .await?;
+                                });
+                                if n % 4 == 0 {
+                                    return Err(Error::Invalid(format!("write {n} refused")));
+                                }
+                                Ok(n)
+                            })
+                        }),
+                    )
                     .await;
                 (n, result)
             });
@@ -401,6 +415,17 @@ mod tests {
         assert_eq!(fees, kept, "only the kept writes moved the totals");
         let events = store.events_after(agency, 0, 100).await.unwrap();
         assert_eq!(events.len(), 15, "only the kept writes' events remain");
+        let after = store.bill(bill, None).await.unwrap();
+        let held = after.amount_outstanding.as_i64() - after.amount_payable_now.as_i64();
+        assert_eq!(held, kept, "only the kept writes changed the bill");
+        let pool = &store;
+        let rows: i64 = on_db!(pool pool, |c, pg| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM hub_secrets WHERE name LIKE 'write-%'")
+                .fetch_one(c)
+                .await
+                .unwrap()
+        });
+        assert_eq!(rows, 15, "only the kept writes' rows remain");
         assert!(store.verify_ledger().await.unwrap().is_empty());
         store.close().await;
         let _ = std::fs::remove_dir_all(&dir);

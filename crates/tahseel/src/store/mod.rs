@@ -21,6 +21,7 @@ mod group;
 mod history;
 mod ledger;
 mod payments;
+mod prefetch;
 mod rollups;
 mod rows;
 mod statements;
@@ -50,6 +51,7 @@ pub use payments::{
     receipt_number, AcquirerOutcome, Card, LineRecord, NewPayment, NewRefund, PaymentRecord,
     RefundRecord, Replayable,
 };
+pub use prefetch::Reads;
 pub use rollups::{Dimension, RollupDiff, RollupRow};
 pub use statements::PayableMovement;
 pub use web::{
@@ -69,6 +71,23 @@ pub enum Store {
 pub struct Tx {
     conn: TxConn,
     deferred: Deferred,
+    /// Rows read for a whole shared transaction (see [`prefetch`]).
+    prefetched: prefetch::Prefetched,
+    savepoint: Savepoint,
+}
+
+/// Group commit's savepoints are taken lazily: a write whose rows were all
+/// read up front and whose changes all wait for the commit sends no
+/// statement, so it needs no savepoint either.
+#[derive(Debug, Default)]
+struct Savepoint {
+    /// The current write has not sent a statement yet; its first one
+    /// must be preceded by a savepoint.
+    wanted: bool,
+    /// A savepoint is open (an earlier write's, or the current one's).
+    open: bool,
+    /// The current write's savepoint was taken.
+    taken: bool,
 }
 
 enum TxConn {
@@ -87,8 +106,17 @@ enum TxConn {
 /// each such row once, and holds its lock only for the commit. The
 /// postings wait with them (they name their accounts, which must exist
 /// first) and go in as one multi-row insert.
-#[derive(Debug, Default)]
+///
+/// Changed bills and payments wait too, as whole rows: the transaction
+/// reads them from here first (see `lock_bill`, `lock_payment`), and at
+/// commit each table gets one multi-row UPDATE.
+#[derive(Default)]
 struct Deferred {
+    bills: std::collections::BTreeMap<uuid::Uuid, rows::BillRow>,
+    payments: std::collections::BTreeMap<uuid::Uuid, rows::PaymentRow>,
+    /// What each change of `bills` and `payments` replaced, newest last,
+    /// to go back to a savepoint.
+    undo: Vec<Undo>,
     /// Account name → (debits, credits) to add.
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: Vec<ledger::NewPosting>,
@@ -97,8 +125,14 @@ struct Deferred {
     events: Vec<events::NewEvent>,
 }
 
+enum Undo {
+    Bill(uuid::Uuid, Option<rows::BillRow>),
+    Payment(uuid::Uuid, Option<rows::PaymentRow>),
+}
+
 /// What a transaction had deferred at a savepoint.
 pub(crate) struct DeferredMark {
+    undo: usize,
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: usize,
     rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
@@ -111,7 +145,11 @@ pub(crate) struct DeferredMark {
 /// differs, and (in transactions) `DbKind` the backend's type, for
 /// `QueryBuilder`.
 macro_rules! on_db {
-    (tx $tx:expr, |$c:ident, $pg:ident| $body:expr) => {
+    (tx $tx:expr, |$c:ident, $pg:ident| $body:expr) => {{
+        match ($tx).ensure_savepoint().await {
+            Ok(()) => {}
+            Err(e) => return Err(e.into()),
+        }
         match &mut ($tx).conn {
             $crate::store::TxConn::Sqlite(t, _) => {
                 #[allow(dead_code)]
@@ -130,7 +168,7 @@ macro_rules! on_db {
                 $body
             }
         }
-    };
+    }};
     (pool $store:expr, |$c:ident, $pg:ident| $body:expr) => {
         match $store {
             $crate::store::Store::Sqlite(pool, _) => {
@@ -219,6 +257,8 @@ impl Store {
         Ok(Tx {
             conn,
             deferred: Deferred::default(),
+            prefetched: prefetch::Prefetched::default(),
+            savepoint: Savepoint::default(),
         })
     }
 
@@ -267,7 +307,11 @@ impl Store {
 impl Tx {
     /// Writes the deferred totals, then commits.
     pub async fn commit(mut self) -> Result<()> {
+        // The commit ends any open savepoint; the writes below need none.
+        self.savepoint.wanted = false;
         let deferred = std::mem::take(&mut self.deferred);
+        payments::save_payments(&mut self, &deferred.payments).await?;
+        bills::save_bills(&mut self, &deferred.bills).await?;
         ledger::add_to_accounts(&mut self, &deferred.accounts).await?;
         ledger::insert_postings(&mut self, &deferred.postings).await?;
         rollups::add(&mut self, &deferred.rollups).await?;
@@ -308,9 +352,80 @@ impl Tx {
         self.deferred.events.push(event);
     }
 
+    /// A bill as this transaction last changed it, if it did.
+    fn changed_bill(&self, id: uuid::Uuid) -> Option<rows::BillRow> {
+        self.deferred.bills.get(&id).cloned()
+    }
+
+    /// Keeps a changed bill until the commit.
+    fn defer_bill(&mut self, row: rows::BillRow) {
+        self.prefetched.forget_bill(row.id);
+        let before = self.deferred.bills.insert(row.id, row.clone());
+        self.deferred.undo.push(Undo::Bill(row.id, before));
+    }
+
+    fn changed_payment(&self, id: uuid::Uuid) -> Option<rows::PaymentRow> {
+        self.deferred.payments.get(&id).cloned()
+    }
+
+    fn defer_payment(&mut self, row: rows::PaymentRow) {
+        self.prefetched.forget_payment(row.id);
+        let before = self.deferred.payments.insert(row.id, row.clone());
+        self.deferred.undo.push(Undo::Payment(row.id, before));
+    }
+
+    /// Group commit: the next write starts here; see [`Savepoint`].
+    pub(crate) fn want_savepoint(&mut self) {
+        self.savepoint.wanted = true;
+        self.savepoint.taken = false;
+    }
+
+    /// Sends the savepoint the current write wants, if it does, before
+    /// that write's first statement. An earlier write's open savepoint is
+    /// released in the same round trip.
+    async fn ensure_savepoint(&mut self) -> Result<()> {
+        if !self.savepoint.wanted {
+            return Ok(());
+        }
+        self.savepoint.wanted = false;
+        let sql = if self.savepoint.open {
+            "RELEASE SAVEPOINT one_write; SAVEPOINT one_write"
+        } else {
+            "SAVEPOINT one_write"
+        };
+        self.raw(sql).await?;
+        self.savepoint.open = true;
+        self.savepoint.taken = true;
+        Ok(())
+    }
+
+    /// Undoes the current write: its statements back to its savepoint, if
+    /// it sent any, and what it deferred.
+    pub(crate) async fn undo_write(&mut self, mark: DeferredMark) -> Result<()> {
+        self.back_to(mark);
+        self.savepoint.wanted = false;
+        if self.savepoint.taken {
+            self.raw("ROLLBACK TO SAVEPOINT one_write; RELEASE SAVEPOINT one_write")
+                .await?;
+            self.savepoint.open = false;
+            self.savepoint.taken = false;
+        }
+        Ok(())
+    }
+
+    /// Fixed statements without parameters, several in one round trip.
+    async fn raw(&mut self, sql: &'static str) -> Result<()> {
+        match &mut self.conn {
+            TxConn::Sqlite(t, _) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ())?,
+            TxConn::Postgres(t) => sqlx::raw_sql(sql).execute(&mut **t).await.map(|_| ())?,
+        }
+        Ok(())
+    }
+
     /// What is deferred so far, to go back to if a savepoint is undone.
     pub(crate) fn deferred_mark(&self) -> DeferredMark {
         DeferredMark {
+            undo: self.deferred.undo.len(),
             accounts: self.deferred.accounts.clone(),
             postings: self.deferred.postings.len(),
             rollups: self.deferred.rollups.clone(),
@@ -319,6 +434,23 @@ impl Tx {
     }
 
     pub(crate) fn back_to(&mut self, mark: DeferredMark) {
+        while self.deferred.undo.len() > mark.undo {
+            match self.deferred.undo.pop() {
+                Some(Undo::Bill(id, Some(row))) => {
+                    self.deferred.bills.insert(id, row);
+                }
+                Some(Undo::Bill(id, None)) => {
+                    self.deferred.bills.remove(&id);
+                }
+                Some(Undo::Payment(id, Some(row))) => {
+                    self.deferred.payments.insert(id, row);
+                }
+                Some(Undo::Payment(id, None)) => {
+                    self.deferred.payments.remove(&id);
+                }
+                None => break,
+            }
+        }
         self.deferred.accounts = mark.accounts;
         self.deferred.postings.truncate(mark.postings);
         self.deferred.rollups = mark.rollups;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use super::bills::{lock_bill, save_bill};
 use super::ledger::{post_entry, EntryRefs};
+use super::prefetch::{payment_columns, Reads};
 use super::rows::{LineRow, PaymentRow, RefundRow};
 use super::{now, on_db, Store, Tx};
 use crate::error::{Error, Result};
@@ -167,12 +168,22 @@ pub fn receipt_number(no: i64) -> String {
 
 const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk";
 
+macro_rules! line_columns {
+    () => {
+        "l.line_no, l.bill_id, l.agency_id, a.code AS agency_code, a.name_en AS agency_name_en, a.name_ar AS agency_name_ar, \
+         s.code AS service_code, s.name_en AS service_name_en, s.name_ar AS service_name_ar, b.reference, b.payer, l.amount_fils \
+         FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id JOIN services s ON s.id = b.service_id"
+    };
+}
+pub(super) use line_columns;
+
 macro_rules! line_select {
     () => {
-        "SELECT l.line_no, l.bill_id, l.agency_id, a.code AS agency_code, a.name_en AS agency_name_en, a.name_ar AS agency_name_ar, \
-         s.code AS service_code, s.name_en AS service_name_en, s.name_ar AS service_name_ar, b.reference, b.payer, l.amount_fils \
-         FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id JOIN services s ON s.id = b.service_id \
-         WHERE l.payment_id = $1 ORDER BY l.line_no"
+        concat!(
+            "SELECT ",
+            line_columns!(),
+            " WHERE l.payment_id = $1 ORDER BY l.line_no"
+        )
     };
 }
 
@@ -252,11 +263,17 @@ impl RefundRow {
 
 /// Reads a payment row inside a write transaction, locking it on PostgreSQL.
 async fn lock_payment(tx: &mut Tx, id: Uuid) -> Result<PaymentRow> {
+    if let Some(row) = tx
+        .changed_payment(id)
+        .or_else(|| tx.prefetched.take_payment(id))
+    {
+        return Ok(row);
+    }
     let row: Option<PaymentRow> = on_db!(tx tx, |c, pg| {
         let sql = if pg {
-            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk FROM payments WHERE id = $1 FOR UPDATE"
+            concat!("SELECT ", payment_columns!(), " FROM payments WHERE id = $1 FOR UPDATE")
         } else {
-            "SELECT id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk FROM payments WHERE id = $1"
+            concat!("SELECT ", payment_columns!(), " FROM payments WHERE id = $1")
         };
         sqlx::query_as(sql).bind(id).fetch_optional(&mut *c).await?
     });
@@ -264,26 +281,63 @@ async fn lock_payment(tx: &mut Tx, id: Uuid) -> Result<PaymentRow> {
 }
 
 async fn tx_lines(tx: &mut Tx, payment_id: Uuid) -> Result<Vec<LineRow>> {
+    if let Some(lines) = tx.prefetched.take_lines(payment_id) {
+        return Ok(lines);
+    }
     Ok(
         on_db!(tx tx, |c, pg| sqlx::query_as(line_select!()).bind(payment_id).fetch_all(&mut *c).await?),
     )
 }
 
-async fn set_payment_state(
+/// Moves a payment to `state`, when the transaction commits. `row` is
+/// the payment as read.
+fn set_payment_state(
     tx: &mut Tx,
-    id: Uuid,
+    row: &PaymentRow,
     state: PaymentState,
     failure_reason: Option<&str>,
     at: DateTime<Utc>,
+) {
+    let mut changed = row.clone();
+    changed.state = state.as_str().to_owned();
+    if let Some(reason) = failure_reason {
+        changed.failure_reason = Some(reason.to_owned());
+    }
+    changed.updated_at = at;
+    tx.defer_payment(changed);
+}
+
+/// Writes the payments a transaction changed, in one statement.
+pub(super) async fn save_payments(
+    tx: &mut Tx,
+    payments: &BTreeMap<Uuid, PaymentRow>,
 ) -> Result<()> {
+    if payments.is_empty() {
+        return Ok(());
+    }
     on_db!(tx tx, |c, pg| {
-        sqlx::query("UPDATE payments SET state = $1, failure_reason = COALESCE($2, failure_reason), updated_at = $3 WHERE id = $4")
-            .bind(state.as_str())
-            .bind(failure_reason)
-            .bind(at)
-            .bind(id)
-            .execute(&mut *c)
-            .await?;
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+            "WITH changed (id, state, failure_reason, acquirer_ref, next_url, card_brand, card_last4, receipt_no, captured_at, updated_at) AS (",
+        );
+        qb.push_values(payments.values(), |mut b, row| {
+            b.push_bind(row.id)
+                .push_bind(row.state.as_str())
+                .push_bind(row.failure_reason.as_deref())
+                .push_bind(row.acquirer_ref.as_deref())
+                .push_bind(row.next_url.as_deref())
+                .push_bind(row.card_brand.as_deref())
+                .push_bind(row.card_last4.as_deref())
+                .push_bind(row.receipt_no)
+                .push_bind(row.captured_at)
+                .push_bind(row.updated_at);
+        });
+        qb.push(
+            ") UPDATE payments SET state = changed.state, failure_reason = changed.failure_reason, \
+             acquirer_ref = changed.acquirer_ref, next_url = changed.next_url, card_brand = changed.card_brand, \
+             card_last4 = changed.card_last4, receipt_no = changed.receipt_no, captured_at = changed.captured_at, \
+             updated_at = changed.updated_at FROM changed WHERE payments.id = changed.id",
+        );
+        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }
@@ -298,7 +352,7 @@ async fn release_holds(tx: &mut Tx, lines: &[LineRow], at: DateTime<Utc>) -> Res
             .ok_or(Error::NotFound("bill"))?;
         let mut bill = row.domain()?;
         bill.release(Fils::new(line.amount_fils))?;
-        save_bill(tx, line.bill_id, &bill, at).await?;
+        save_bill(tx, &row, &bill, at);
     }
     Ok(())
 }
@@ -330,13 +384,21 @@ impl Store {
         let total = basket_total(&new.lines)?.checked_add(new.fee)?;
         // A repeat is found inside the write, under the bills' locks, so a
         // new payment costs no lookup before it.
+        let reads = Reads {
+            bills: new.lines.iter().map(|(bill_id, _)| *bill_id).collect(),
+            keys: vec![new.idempotency_key.clone()],
+            ..Reads::default()
+        };
         let new = std::sync::Arc::new(new);
         let op_new = new.clone();
         let inserted = self
-            .write_own_rows(Box::new(move |tx| {
-                let new = op_new.clone();
-                Box::pin(async move { insert_payment_in(tx, &new, total).await })
-            }))
+            .write(
+                reads,
+                Box::new(move |tx| {
+                    let new = op_new.clone();
+                    Box::pin(async move { insert_payment_in(tx, &new, total).await })
+                }),
+            )
             .await;
         match inserted {
             Ok(Inserted::New(record)) => Ok(Replayable::New(*record)),
@@ -451,10 +513,13 @@ impl Store {
         };
         if !moved {
             let (r, u) = (acquirer_ref.to_owned(), next_url.to_owned());
-            self.write_own_rows(Box::new(move |tx| {
-                let (r, u) = (r.clone(), u.clone());
-                Box::pin(async move { mark_pending_in(tx, id, &r, &u, at).await })
-            }))
+            self.write(
+                Reads::payment(id),
+                Box::new(move |tx| {
+                    let (r, u) = (r.clone(), u.clone());
+                    Box::pin(async move { mark_pending_in(tx, id, &r, &u, at).await })
+                }),
+            )
             .await?;
         }
         payment.state = PaymentState::Pending;
@@ -484,7 +549,7 @@ impl Store {
         let at = now();
         let lines = tx_lines(&mut tx, id).await?;
         release_holds(&mut tx, &lines, at).await?;
-        set_payment_state(&mut tx, id, to, Some(reason), at).await?;
+        set_payment_state(&mut tx, &row, to, Some(reason), at);
         tx.commit().await?;
         self.payment(id).await
     }
@@ -510,17 +575,20 @@ impl Store {
         payment_id: Uuid,
         outcome: AcquirerOutcome,
     ) -> Result<Replayable<PaymentState>> {
-        self.write(Box::new(move |tx| {
-            let outcome = outcome.clone();
-            Box::pin(async move {
-                let (changed, state) = apply_outcome_in(tx, payment_id, &outcome).await?;
-                Ok(if changed {
-                    Replayable::New(state)
-                } else {
-                    Replayable::Replayed(state)
+        self.write(
+            Reads::payment(payment_id),
+            Box::new(move |tx| {
+                let outcome = outcome.clone();
+                Box::pin(async move {
+                    let (changed, state) = apply_outcome_in(tx, payment_id, &outcome).await?;
+                    Ok(if changed {
+                        Replayable::New(state)
+                    } else {
+                        Replayable::Replayed(state)
+                    })
                 })
-            })
-        }))
+            }),
+        )
         .await
     }
 
@@ -794,12 +862,15 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
     }
     // With the bills locked, a concurrent twin of this request has
     // either committed (and is found here) or not started.
-    let existing: Option<Uuid> = on_db!(tx tx, |c, pg| {
-        sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
-            .bind(&new.idempotency_key)
-            .fetch_optional(&mut *c)
-            .await?
-    });
+    let existing: Option<Uuid> = match tx.prefetched.take_key(&new.idempotency_key) {
+        Some(found) => found,
+        None => on_db!(tx tx, |c, pg| {
+            sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
+                .bind(&new.idempotency_key)
+                .fetch_optional(&mut *c)
+                .await?
+        }),
+    };
     if let Some(id) = existing {
         return Ok(Inserted::Existing(id));
     }
@@ -808,7 +879,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         let row = &bills[&bill_id];
         let mut bill = row.domain()?;
         bill.reserve(amount, at)?;
-        save_bill(tx, bill_id, &bill, at).await?;
+        save_bill(tx, row, &bill, at);
     }
     let id = Uuid::now_v7();
     on_db!(tx tx, |c, pg| {
@@ -888,8 +959,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
 
 const MARK_PENDING: &str = "UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5 AND state = $6";
 
-/// Moves a created payment to `pending` at the acquirer, in one statement
-/// when it is still `created`.
+/// Moves a created payment to `pending` at the acquirer.
 async fn mark_pending_in(
     tx: &mut Tx,
     id: Uuid,
@@ -897,27 +967,22 @@ async fn mark_pending_in(
     next_url: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    let moved = on_db!(tx tx, |c, pg| {
-        sqlx::query(MARK_PENDING)
-            .bind(PaymentState::Pending.as_str())
-            .bind(acquirer_ref)
-            .bind(next_url)
-            .bind(at)
-            .bind(id)
-            .bind(PaymentState::Created.as_str())
-            .execute(&mut *c)
-            .await?
-            .rows_affected()
-    });
-    if moved == 1 {
-        return Ok(());
-    }
-    // Say why: no such payment, or a state it cannot leave for pending.
     let row = lock_payment(tx, id).await?;
-    parse_state(&row.state, PaymentState::parse)?.transition(PaymentState::Pending)?;
-    Err(Error::Conflict(format!(
-        "payment {id} changed while it was sent to the acquirer"
-    )))
+    let from = parse_state(&row.state, PaymentState::parse)?;
+    if from != PaymentState::Created {
+        // Say why: a state it cannot leave for pending, or a race.
+        from.transition(PaymentState::Pending)?;
+        return Err(Error::Conflict(format!(
+            "payment {id} changed while it was sent to the acquirer"
+        )));
+    }
+    let mut pending = row;
+    pending.state = PaymentState::Pending.as_str().to_owned();
+    pending.acquirer_ref = Some(acquirer_ref.to_owned());
+    pending.next_url = Some(next_url.to_owned());
+    pending.updated_at = at;
+    tx.defer_payment(pending);
+    Ok(())
 }
 
 /// Applies an acquirer's outcome in the caller's transaction; returns
@@ -957,7 +1022,7 @@ async fn apply_outcome_in(
     match outcome {
         AcquirerOutcome::Declined { reason, .. } => {
             release_holds(tx, &lines, at).await?;
-            set_payment_state(tx, payment_id, to, Some(reason), at).await?;
+            set_payment_state(tx, &row, to, Some(reason), at);
         }
         AcquirerOutcome::Approved {
             card_brand,
@@ -974,7 +1039,7 @@ async fn apply_outcome_in(
                 let mut bill = bill_row.domain()?;
                 let amount = Fils::new(line.amount_fils);
                 bill.capture(amount)?;
-                save_bill(tx, line.bill_id, &bill, at).await?;
+                save_bill(tx, &bill_row, &bill, at);
                 bills_after.insert(line.bill_id, bill.clone());
                 let agency = AgencyCode::parse(&line.agency_code)?;
                 // Cash sits in the kiosk's box; everything else with the acquirer.
@@ -1016,24 +1081,20 @@ async fn apply_outcome_in(
                 post_entry(tx, &entry, refs).await?;
             }
             let receipt_no: i64 = on_db!(tx tx, |c, pg| {
-                let receipt_no: i64 = sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
+                sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
                     .bind(payment_id)
                     .fetch_one(&mut *c)
-                    .await?;
-                sqlx::query(
-                    "UPDATE payments SET state = $1, card_brand = $2, card_last4 = $3, receipt_no = $4, captured_at = $5, updated_at = $5 WHERE id = $6",
-                )
-                .bind(to.as_str())
-                // Cash has no card.
-                .bind((!card_brand.is_empty()).then_some(card_brand))
-                .bind((!card_last4.is_empty()).then_some(card_last4))
-                .bind(receipt_no)
-                .bind(at)
-                .bind(payment_id)
-                .execute(&mut *c)
-                .await?;
-                receipt_no
+                    .await?
             });
+            let mut captured = row.clone();
+            captured.state = to.as_str().to_owned();
+            // Cash has no card.
+            captured.card_brand = (!card_brand.is_empty()).then(|| card_brand.clone());
+            captured.card_last4 = (!card_last4.is_empty()).then(|| card_last4.clone());
+            captured.receipt_no = Some(receipt_no);
+            captured.captured_at = Some(at);
+            captured.updated_at = at;
+            tx.defer_payment(captured);
             // Each agency hears of each of its bills, in the payment's own transaction.
             for line in &lines {
                 let bill = &bills_after[&line.bill_id];

@@ -28,7 +28,7 @@ pub(super) struct ServiceRow {
     pub fetch_url: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub(super) struct BillRow {
     pub id: Uuid,
     pub agency_id: Uuid,
@@ -51,7 +51,7 @@ pub(super) struct BillRow {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub(super) struct PaymentRow {
     pub id: Uuid,
     pub request_hash: String,

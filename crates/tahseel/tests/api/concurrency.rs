@@ -252,17 +252,11 @@ async fn writes_sharing_one_transaction_keep_every_guarantee() {
         }
         let (transactions, writes, largest) = group_counts(&app);
         let (transactions, writes) = (transactions - transactions_before, writes - writes_before);
-        // On SQLite, where writers take turns, new payments share
-        // transactions; PostgreSQL runs them side by side instead.
-        if app.store.backend_name() == "sqlite" {
-            assert!(
-                largest > 1 && transactions < writes,
-                "{}: payment writes shared transactions ({transactions} for {writes}, largest {largest})",
-                app.label
-            );
-        } else {
-            assert_eq!(writes, 0, "{}: new payments go alone", app.label);
-        }
+        assert!(
+            largest > 1 && transactions < writes,
+            "{}: payment writes shared transactions ({transactions} for {writes}, largest {largest})",
+            app.label
+        );
         let mut payments = Vec::new();
         for ((_, amount), answers) in bills.iter().zip(&answers) {
             let held: HashSet<String> = answers

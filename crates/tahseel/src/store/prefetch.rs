@@ -1,0 +1,187 @@
+//! Reading a shared transaction's rows up front. Each queued write says
+//! which payments, bills and idempotency keys it will read; the shared
+//! transaction reads them for all its writes in a few multi-row queries
+//! (locking them on PostgreSQL, in id order) instead of a few queries per
+//! write.
+//!
+//! A prefetched row is handed out at most once, and is forgotten as soon
+//! as any statement of the transaction writes it. So a write is never
+//! given a row an earlier write of the same transaction changed: it reads
+//! that one from the database, as it would have without the batch. A
+//! write undone to its savepoint only ever loses rows from the cache,
+//! which is safe for the same reason.
+
+use std::collections::HashMap;
+
+use uuid::Uuid;
+
+use super::rows::{BillRow, LineRow, PaymentRow};
+use super::{on_db, Tx};
+use crate::error::Result;
+
+/// What a queued write will read.
+#[derive(Debug, Default, Clone)]
+pub struct Reads {
+    /// Payments, with their lines and the bills those lines are on.
+    pub payments: Vec<Uuid>,
+    pub bills: Vec<Uuid>,
+    /// Idempotency keys of new payments.
+    pub keys: Vec<String>,
+}
+
+impl Reads {
+    pub fn payment(id: Uuid) -> Reads {
+        Reads {
+            payments: vec![id],
+            ..Reads::default()
+        }
+    }
+
+    fn extend(&mut self, other: &Reads) {
+        self.payments.extend_from_slice(&other.payments);
+        self.bills.extend_from_slice(&other.bills);
+        self.keys.extend_from_slice(&other.keys);
+    }
+
+    pub(super) fn merged<'a>(all: impl IntoIterator<Item = &'a Reads>) -> Reads {
+        let mut merged = Reads::default();
+        all.into_iter().for_each(|r| merged.extend(r));
+        for ids in [&mut merged.payments, &mut merged.bills] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        merged.keys.sort_unstable();
+        merged.keys.dedup();
+        merged
+    }
+
+    fn is_empty(&self) -> bool {
+        self.payments.is_empty() && self.bills.is_empty() && self.keys.is_empty()
+    }
+}
+
+/// Rows read at the start of a shared transaction, not yet handed out.
+#[derive(Default)]
+pub(super) struct Prefetched {
+    payments: HashMap<Uuid, PaymentRow>,
+    lines: HashMap<Uuid, Vec<LineRow>>,
+    bills: HashMap<Uuid, BillRow>,
+    /// Key → the payment that had it; `None`: no payment had it.
+    keys: HashMap<String, Option<Uuid>>,
+}
+
+impl Prefetched {
+    pub(super) fn take_payment(&mut self, id: Uuid) -> Option<PaymentRow> {
+        self.payments.remove(&id)
+    }
+
+    pub(super) fn take_lines(&mut self, payment_id: Uuid) -> Option<Vec<LineRow>> {
+        self.lines.remove(&payment_id)
+    }
+
+    pub(super) fn take_bill(&mut self, id: Uuid) -> Option<BillRow> {
+        self.bills.remove(&id)
+    }
+
+    pub(super) fn take_key(&mut self, key: &str) -> Option<Option<Uuid>> {
+        self.keys.remove(key)
+    }
+
+    /// A statement is about to write this payment: its copy is stale.
+    pub(super) fn forget_payment(&mut self, id: Uuid) {
+        self.payments.remove(&id);
+    }
+
+    pub(super) fn forget_bill(&mut self, id: Uuid) {
+        self.bills.remove(&id);
+    }
+}
+
+/// One line of several payments' lines, with the payment it belongs to.
+#[derive(sqlx::FromRow)]
+struct BatchLine {
+    payment_id: Uuid,
+    #[sqlx(flatten)]
+    line: LineRow,
+}
+
+macro_rules! payment_columns {
+    () => {
+        "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk"
+    };
+}
+pub(super) use payment_columns;
+
+impl Tx {
+    /// Reads (and on PostgreSQL locks) what `reads` names, in at most four
+    /// queries: payments, their lines, every bill involved, then the keys.
+    /// Keys come last, after the bills are locked: as for a single new
+    /// payment, a concurrent twin has then either committed or not begun.
+    pub(super) async fn prefetch(&mut self, reads: &Reads) -> Result<()> {
+        if reads.is_empty() {
+            return Ok(());
+        }
+        let mut bill_ids = reads.bills.clone();
+        if !reads.payments.is_empty() {
+            let (payments, lines): (Vec<PaymentRow>, Vec<BatchLine>) = on_db!(tx self, |c, pg| {
+                let mut qb = sqlx::QueryBuilder::<DbKind>::new(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id IN ("));
+                let mut list = qb.separated(", ");
+                reads.payments.iter().for_each(|id| { list.push_bind(*id); });
+                qb.push(if pg { ") ORDER BY id FOR UPDATE" } else { ")" });
+                let payments = qb.build_query_as().fetch_all(&mut *c).await?;
+                let mut qb = sqlx::QueryBuilder::<DbKind>::new(concat!(
+                    "SELECT l.payment_id, ", super::payments::line_columns!(), " WHERE l.payment_id IN ("
+                ));
+                let mut list = qb.separated(", ");
+                reads.payments.iter().for_each(|id| { list.push_bind(*id); });
+                qb.push(") ORDER BY l.payment_id, l.line_no");
+                (payments, qb.build_query_as().fetch_all(&mut *c).await?)
+            });
+            for row in payments {
+                self.prefetched.payments.insert(row.id, row);
+            }
+            for BatchLine { payment_id, line } in lines {
+                bill_ids.push(line.bill_id);
+                self.prefetched
+                    .lines
+                    .entry(payment_id)
+                    .or_default()
+                    .push(line);
+            }
+            // A payment found with no lines has none: say so too.
+            for id in self.prefetched.payments.keys() {
+                self.prefetched.lines.entry(*id).or_default();
+            }
+        }
+        bill_ids.sort_unstable();
+        bill_ids.dedup();
+        if !bill_ids.is_empty() {
+            let bills: Vec<BillRow> = on_db!(tx self, |c, pg| {
+                let mut qb = sqlx::QueryBuilder::<DbKind>::new(concat!(super::bills::bill_select!(), "WHERE b.id IN ("));
+                let mut list = qb.separated(", ");
+                bill_ids.iter().for_each(|id| { list.push_bind(*id); });
+                qb.push(if pg { ") ORDER BY b.id FOR UPDATE OF b" } else { ")" });
+                qb.build_query_as().fetch_all(&mut *c).await?
+            });
+            for row in bills {
+                self.prefetched.bills.insert(row.id, row);
+            }
+        }
+        if !reads.keys.is_empty() {
+            let found: Vec<(String, Uuid)> = on_db!(tx self, |c, pg| {
+                let mut qb = sqlx::QueryBuilder::<DbKind>::new("SELECT idempotency_key, id FROM payments WHERE idempotency_key IN (");
+                let mut list = qb.separated(", ");
+                reads.keys.iter().for_each(|k| { list.push_bind(k.clone()); });
+                qb.push(")");
+                qb.build_query_as().fetch_all(&mut *c).await?
+            });
+            for key in &reads.keys {
+                self.prefetched.keys.insert(key.clone(), None);
+            }
+            for (key, id) in found {
+                self.prefetched.keys.insert(key, Some(id));
+            }
+        }
+        Ok(())
+    }
+}
