@@ -107,16 +107,24 @@ enum TxConn {
 /// postings wait with them (they name their accounts, which must exist
 /// first) and go in as one multi-row insert.
 ///
-/// Changed bills and payments wait too, as whole rows: the transaction
-/// reads them from here first (see `lock_bill`, `lock_payment`), and at
-/// commit each table gets one multi-row UPDATE.
+/// New and changed payments, changed bills and issued receipts wait too,
+/// as whole rows: the transaction reads them from here first (see
+/// `lock_bill`, `lock_payment`, `tx_lines`), and at commit each table gets
+/// one multi-row INSERT or UPDATE.
 #[derive(Default)]
 struct Deferred {
+    new_payments: std::collections::BTreeMap<uuid::Uuid, payments::NewPaymentRows>,
+    /// Idempotency key → the new payment that has it.
+    new_keys: std::collections::HashMap<String, uuid::Uuid>,
     bills: std::collections::BTreeMap<uuid::Uuid, rows::BillRow>,
     payments: std::collections::BTreeMap<uuid::Uuid, rows::PaymentRow>,
-    /// What each change of `bills` and `payments` replaced, newest last,
-    /// to go back to a savepoint.
+    /// What each change of `new_payments`, `bills` and `payments`
+    /// replaced, newest last, to go back to a savepoint.
     undo: Vec<Undo>,
+    /// Receipt numbers read ahead for this transaction's captures.
+    receipt_numbers: prefetch::ReceiptNumbers,
+    /// Receipts issued: (number, payment).
+    receipts: Vec<(i64, uuid::Uuid)>,
     /// Account name → (debits, credits) to add.
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: Vec<ledger::NewPosting>,
@@ -126,6 +134,7 @@ struct Deferred {
 }
 
 enum Undo {
+    NewPayment(uuid::Uuid),
     Bill(uuid::Uuid, Option<rows::BillRow>),
     Payment(uuid::Uuid, Option<rows::PaymentRow>),
 }
@@ -133,6 +142,8 @@ enum Undo {
 /// What a transaction had deferred at a savepoint.
 pub(crate) struct DeferredMark {
     undo: usize,
+    receipt_numbers: prefetch::ReceiptNumbers,
+    receipts: usize,
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: usize,
     rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
@@ -310,6 +321,8 @@ impl Tx {
         // The commit ends any open savepoint; the writes below need none.
         self.savepoint.wanted = false;
         let deferred = std::mem::take(&mut self.deferred);
+        payments::insert_new_payments(&mut self, &deferred.new_payments).await?;
+        payments::insert_receipts(&mut self, &deferred.receipts).await?;
         payments::save_payments(&mut self, &deferred.payments).await?;
         bills::save_bills(&mut self, &deferred.bills).await?;
         ledger::add_to_accounts(&mut self, &deferred.accounts).await?;
@@ -364,8 +377,43 @@ impl Tx {
         self.deferred.undo.push(Undo::Bill(row.id, before));
     }
 
+    /// A payment as this transaction last changed or created it, if it did.
     fn changed_payment(&self, id: uuid::Uuid) -> Option<rows::PaymentRow> {
-        self.deferred.payments.get(&id).cloned()
+        let deferred = &self.deferred;
+        deferred
+            .payments
+            .get(&id)
+            .or_else(|| deferred.new_payments.get(&id).map(|new| &new.row))
+            .cloned()
+    }
+
+    /// Keeps a new payment and its lines until the commit.
+    fn defer_new_payment(&mut self, new: payments::NewPaymentRows) {
+        let id = new.row.id;
+        self.deferred.new_keys.insert(new.key.clone(), id);
+        self.deferred.new_payments.insert(id, new);
+        self.deferred.undo.push(Undo::NewPayment(id));
+    }
+
+    /// The payment this transaction created with `key`, if any.
+    fn new_payment_by_key(&self, key: &str) -> Option<uuid::Uuid> {
+        self.deferred.new_keys.get(key).copied()
+    }
+
+    /// The lines of a payment this transaction created.
+    fn new_payment_lines(&self, id: uuid::Uuid) -> Option<Vec<rows::LineRow>> {
+        self.deferred
+            .new_payments
+            .get(&id)
+            .map(|new| new.lines.clone())
+    }
+
+    /// Issues a receipt number from those read ahead, to be inserted at
+    /// commit; `None` if there are none (the caller inserts at once).
+    fn issue_receipt(&mut self, payment_id: uuid::Uuid) -> Option<i64> {
+        let no = self.deferred.receipt_numbers.take()?;
+        self.deferred.receipts.push((no, payment_id));
+        Some(no)
     }
 
     fn defer_payment(&mut self, row: rows::PaymentRow) {
@@ -426,6 +474,8 @@ impl Tx {
     pub(crate) fn deferred_mark(&self) -> DeferredMark {
         DeferredMark {
             undo: self.deferred.undo.len(),
+            receipt_numbers: self.deferred.receipt_numbers.clone(),
+            receipts: self.deferred.receipts.len(),
             accounts: self.deferred.accounts.clone(),
             postings: self.deferred.postings.len(),
             rollups: self.deferred.rollups.clone(),
@@ -436,6 +486,11 @@ impl Tx {
     pub(crate) fn back_to(&mut self, mark: DeferredMark) {
         while self.deferred.undo.len() > mark.undo {
             match self.deferred.undo.pop() {
+                Some(Undo::NewPayment(id)) => {
+                    if let Some(new) = self.deferred.new_payments.remove(&id) {
+                        self.deferred.new_keys.remove(&new.key);
+                    }
+                }
                 Some(Undo::Bill(id, Some(row))) => {
                     self.deferred.bills.insert(id, row);
                 }
@@ -451,6 +506,8 @@ impl Tx {
                 None => break,
             }
         }
+        self.deferred.receipt_numbers = mark.receipt_numbers;
+        self.deferred.receipts.truncate(mark.receipts);
         self.deferred.accounts = mark.accounts;
         self.deferred.postings.truncate(mark.postings);
         self.deferred.rollups = mark.rollups;

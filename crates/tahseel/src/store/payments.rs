@@ -281,7 +281,10 @@ async fn lock_payment(tx: &mut Tx, id: Uuid) -> Result<PaymentRow> {
 }
 
 async fn tx_lines(tx: &mut Tx, payment_id: Uuid) -> Result<Vec<LineRow>> {
-    if let Some(lines) = tx.prefetched.take_lines(payment_id) {
+    if let Some(lines) = tx
+        .new_payment_lines(payment_id)
+        .or_else(|| tx.prefetched.take_lines(payment_id))
+    {
         return Ok(lines);
     }
     Ok(
@@ -575,8 +578,12 @@ impl Store {
         payment_id: Uuid,
         outcome: AcquirerOutcome,
     ) -> Result<Replayable<PaymentState>> {
+        let reads = Reads {
+            receipts: matches!(outcome, AcquirerOutcome::Approved { .. }).into(),
+            ..Reads::payment(payment_id)
+        };
         self.write(
-            Reads::payment(payment_id),
+            reads,
             Box::new(move |tx| {
                 let outcome = outcome.clone();
                 Box::pin(async move {
@@ -836,6 +843,75 @@ impl Store {
     }
 }
 
+/// A new payment's rows, written when its transaction commits.
+pub(super) struct NewPaymentRows {
+    pub key: String,
+    pub row: PaymentRow,
+    pub lines: Vec<LineRow>,
+}
+
+/// Writes the payments a transaction created, and their lines, in one
+/// statement each.
+pub(super) async fn insert_new_payments(
+    tx: &mut Tx,
+    new: &BTreeMap<Uuid, NewPaymentRows>,
+) -> Result<()> {
+    if new.is_empty() {
+        return Ok(());
+    }
+    on_db!(tx tx, |c, pg| {
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at, kiosk) ",
+        );
+        qb.push_values(new.values(), |mut b, new| {
+            let row = &new.row;
+            b.push_bind(row.id)
+                .push_bind(new.key.as_str())
+                .push_bind(row.request_hash.as_str())
+                .push_bind(row.channel.as_str())
+                .push_bind(row.method.as_str())
+                .push_bind(row.acquirer.as_str())
+                .push_bind(row.total_fils)
+                .push_bind(row.fee_fils)
+                .push_bind(row.state.as_str())
+                .push_bind(row.created_at)
+                .push_bind(row.updated_at)
+                .push_bind(row.kiosk.as_deref());
+        });
+        qb.build().execute(&mut *c).await?;
+        let lines = new
+            .values()
+            .flat_map(|new| new.lines.iter().enumerate().map(move |(no, line)| (new.row.id, no, line)));
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+            "INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) ",
+        );
+        qb.push_values(lines, |mut b, (payment_id, line_no, line)| {
+            b.push_bind(payment_id)
+                .push_bind(line_no as i32)
+                .push_bind(line.bill_id)
+                .push_bind(line.agency_id)
+                .push_bind(line.amount_fils);
+        });
+        qb.build().execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
+/// Writes the receipts a transaction issued, in one statement.
+pub(super) async fn insert_receipts(tx: &mut Tx, receipts: &[(i64, Uuid)]) -> Result<()> {
+    if receipts.is_empty() {
+        return Ok(());
+    }
+    on_db!(tx tx, |c, pg| {
+        let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO receipts (no, payment_id) ");
+        qb.push_values(receipts, |mut b, (no, payment_id)| {
+            b.push_bind(*no).push_bind(*payment_id);
+        });
+        qb.build().execute(&mut *c).await?;
+    });
+    Ok(())
+}
+
 /// What [`insert_payment_in`] did.
 enum Inserted {
     /// Made the payment, which is as given (nothing is read back).
@@ -862,14 +938,19 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
     }
     // With the bills locked, a concurrent twin of this request has
     // either committed (and is found here) or not started.
-    let existing: Option<Uuid> = match tx.prefetched.take_key(&new.idempotency_key) {
-        Some(found) => found,
-        None => on_db!(tx tx, |c, pg| {
-            sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
-                .bind(&new.idempotency_key)
-                .fetch_optional(&mut *c)
-                .await?
-        }),
+    let key = &new.idempotency_key;
+    // A twin earlier in this transaction counts too.
+    let existing: Option<Uuid> = match tx.new_payment_by_key(key) {
+        Some(id) => Some(id),
+        None => match tx.prefetched.take_key(key) {
+            Some(found) => found,
+            None => on_db!(tx tx, |c, pg| {
+                sqlx::query_scalar("SELECT id FROM payments WHERE idempotency_key = $1")
+                    .bind(key)
+                    .fetch_optional(&mut *c)
+                    .await?
+            }),
+        },
     };
     if let Some(id) = existing {
         return Ok(Inserted::Existing(id));
@@ -882,33 +963,48 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         save_bill(tx, row, &bill, at);
     }
     let id = Uuid::now_v7();
-    on_db!(tx tx, |c, pg| {
-        sqlx::query(
-            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at, kiosk) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10, $11)",
-        )
-        .bind(id)
-        .bind(&new.idempotency_key)
-        .bind(&new.request_hash)
-        .bind(new.channel.as_str())
-        .bind(new.method.as_str())
-        .bind(&new.acquirer)
-        .bind(total.as_i64())
-        .bind(new.fee.as_i64())
-        .bind(PaymentState::Created.as_str())
-        .bind(at)
-        .bind(&new.kiosk)
-        .execute(&mut *c)
-        .await?;
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) ");
-        qb.push_values(new.lines.iter().enumerate(), |mut b, (line_no, (bill_id, amount))| {
-            b.push_bind(id)
-                .push_bind(line_no as i32)
-                .push_bind(*bill_id)
-                .push_bind(bills[bill_id].agency_id)
-                .push_bind(amount.as_i64());
-        });
-        qb.build().execute(&mut *c).await?;
+    tx.defer_new_payment(NewPaymentRows {
+        key: new.idempotency_key.clone(),
+        row: PaymentRow {
+            id,
+            request_hash: new.request_hash.clone(),
+            channel: new.channel.as_str().to_owned(),
+            method: new.method.as_str().to_owned(),
+            acquirer: new.acquirer.clone(),
+            acquirer_ref: None,
+            next_url: None,
+            total_fils: total.as_i64(),
+            fee_fils: new.fee.as_i64(),
+            state: PaymentState::Created.as_str().to_owned(),
+            failure_reason: None,
+            card_brand: None,
+            card_last4: None,
+            receipt_no: None,
+            created_at: at,
+            updated_at: at,
+            captured_at: None,
+            kiosk: new.kiosk.clone(),
+        },
+        lines: new
+            .lines
+            .iter()
+            .map(|(bill_id, amount)| {
+                let bill = &bills[bill_id];
+                LineRow {
+                    bill_id: *bill_id,
+                    agency_id: bill.agency_id,
+                    agency_code: bill.agency_code.clone(),
+                    agency_name_en: bill.agency_name_en.clone(),
+                    agency_name_ar: bill.agency_name_ar.clone(),
+                    service_code: bill.service_code.clone(),
+                    service_name_en: bill.service_name_en.clone(),
+                    service_name_ar: bill.service_name_ar.clone(),
+                    reference: bill.reference.clone(),
+                    payer: bill.payer.clone(),
+                    amount_fils: amount.as_i64(),
+                }
+            })
+            .collect(),
     });
     let lines = new
         .lines
@@ -1080,12 +1176,15 @@ async fn apply_outcome_in(
                 };
                 post_entry(tx, &entry, refs).await?;
             }
-            let receipt_no: i64 = on_db!(tx tx, |c, pg| {
-                sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
-                    .bind(payment_id)
-                    .fetch_one(&mut *c)
-                    .await?
-            });
+            let receipt_no: i64 = match tx.issue_receipt(payment_id) {
+                Some(no) => no,
+                None => on_db!(tx tx, |c, pg| {
+                    sqlx::query_scalar("INSERT INTO receipts (payment_id) VALUES ($1) RETURNING no")
+                        .bind(payment_id)
+                        .fetch_one(&mut *c)
+                        .await?
+                }),
+            };
             let mut captured = row.clone();
             captured.state = to.as_str().to_owned();
             // Cash has no card.

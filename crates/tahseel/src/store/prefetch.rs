@@ -27,6 +27,8 @@ pub struct Reads {
     pub bills: Vec<Uuid>,
     /// Idempotency keys of new payments.
     pub keys: Vec<String>,
+    /// Receipts the write may issue.
+    pub receipts: usize,
 }
 
 impl Reads {
@@ -41,6 +43,7 @@ impl Reads {
         self.payments.extend_from_slice(&other.payments);
         self.bills.extend_from_slice(&other.bills);
         self.keys.extend_from_slice(&other.keys);
+        self.receipts += other.receipts;
     }
 
     pub(super) fn merged<'a>(all: impl IntoIterator<Item = &'a Reads>) -> Reads {
@@ -56,7 +59,37 @@ impl Reads {
     }
 
     fn is_empty(&self) -> bool {
-        self.payments.is_empty() && self.bills.is_empty() && self.keys.is_empty()
+        self.payments.is_empty()
+            && self.bills.is_empty()
+            && self.keys.is_empty()
+            && self.receipts == 0
+    }
+}
+
+/// Receipt numbers a transaction can issue without a statement each.
+#[derive(Debug, Default, Clone)]
+pub(super) enum ReceiptNumbers {
+    #[default]
+    None,
+    /// SQLite: the transaction is the only writer, so its numbers follow
+    /// the highest issued, without gaps.
+    Next(i64),
+    /// PostgreSQL: drawn from the receipts sequence, which other
+    /// transactions draw from at the same time; a number left unused is
+    /// skipped, as a rolled-back insert's would be.
+    Drawn(std::collections::VecDeque<i64>),
+}
+
+impl ReceiptNumbers {
+    pub(super) fn take(&mut self) -> Option<i64> {
+        match self {
+            ReceiptNumbers::None => None,
+            ReceiptNumbers::Next(next) => {
+                *next += 1;
+                Some(*next - 1)
+            }
+            ReceiptNumbers::Drawn(numbers) => numbers.pop_front(),
+        }
     }
 }
 
@@ -166,6 +199,28 @@ impl Tx {
             for row in bills {
                 self.prefetched.bills.insert(row.id, row);
             }
+        }
+        if reads.receipts > 0 {
+            self.deferred.receipt_numbers = on_db!(tx self, |c, pg| {
+                if pg {
+                    let mut drawn: Vec<i64> = sqlx::query_scalar(
+                        "SELECT nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1)",
+                    )
+                    .bind(reads.receipts as i64)
+                    .fetch_all(&mut *c)
+                    .await?;
+                    drawn.sort_unstable();
+                    ReceiptNumbers::Drawn(drawn.into())
+                } else {
+                    let highest: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(n) FROM (SELECT MAX(no) AS n FROM receipts \
+                         UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'receipts')",
+                    )
+                    .fetch_one(&mut *c)
+                    .await?;
+                    ReceiptNumbers::Next(highest.unwrap_or(0) + 1)
+                }
+            });
         }
         if !reads.keys.is_empty() {
             let found: Vec<(String, Uuid)> = on_db!(tx self, |c, pg| {

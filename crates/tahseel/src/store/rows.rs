@@ -73,7 +73,7 @@ pub(super) struct PaymentRow {
     pub kiosk: Option<String>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone)]
 pub(super) struct LineRow {
     pub bill_id: Uuid,
     pub agency_id: Uuid,
