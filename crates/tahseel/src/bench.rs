@@ -266,7 +266,6 @@ async fn http_run(
     let elapsed = started.elapsed().as_secs_f64();
     let writes_per_tx = match (grouped_before, grouped(store)) {
         (Some((t0, w0)), Some((t1, w1))) if t1 > t0 => Some((w1 - w0) as f64 / (t1 - t0) as f64),
-        (None, Some((t1, w1))) if t1 > 0 => Some(w1 as f64 / t1 as f64),
         _ => None,
     };
     server.task.abort();

@@ -278,7 +278,8 @@ async fn run_queue(
         stats.writes.fetch_add(jobs.len() as u64, Relaxed);
         stats.largest.fetch_max(jobs.len() as u64, Relaxed);
         if jobs.len() == 1 {
-            // Nothing to share: no savepoint needed.
+            // Nothing to share: reading ahead for one write would cost
+            // more statements than it saves.
             let job = jobs.pop().expect("one job");
             job.alone(store).await;
             continue;

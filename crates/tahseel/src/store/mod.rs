@@ -372,7 +372,6 @@ impl Tx {
 
     /// Keeps a changed bill until the commit.
     fn defer_bill(&mut self, row: rows::BillRow) {
-        self.prefetched.forget_bill(row.id);
         let before = self.deferred.bills.insert(row.id, row.clone());
         self.deferred.undo.push(Undo::Bill(row.id, before));
     }
@@ -417,7 +416,6 @@ impl Tx {
     }
 
     fn defer_payment(&mut self, row: rows::PaymentRow) {
-        self.prefetched.forget_payment(row.id);
         let before = self.deferred.payments.insert(row.id, row.clone());
         self.deferred.undo.push(Undo::Payment(row.id, before));
     }

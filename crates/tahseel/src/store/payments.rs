@@ -500,7 +500,7 @@ impl Store {
         // transaction, to say why.
         let moved = match self {
             Store::Postgres(pool, _) => {
-                sqlx::query(MARK_PENDING)
+                sqlx::query("UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5 AND state = $6")
                     .bind(PaymentState::Pending.as_str())
                     .bind(acquirer_ref)
                     .bind(next_url)
@@ -1052,8 +1052,6 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         request_hash: new.request_hash.clone(),
     })))
 }
-
-const MARK_PENDING: &str = "UPDATE payments SET state = $1, acquirer_ref = $2, next_url = $3, updated_at = $4 WHERE id = $5 AND state = $6";
 
 /// Moves a created payment to `pending` at the acquirer.
 async fn mark_pending_in(

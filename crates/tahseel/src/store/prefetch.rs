@@ -4,12 +4,11 @@
 //! (locking them on PostgreSQL, in id order) instead of a few queries per
 //! write.
 //!
-//! A prefetched row is handed out at most once, and is forgotten as soon
-//! as any statement of the transaction writes it. So a write is never
-//! given a row an earlier write of the same transaction changed: it reads
-//! that one from the database, as it would have without the batch. A
-//! write undone to its savepoint only ever loses rows from the cache,
-//! which is safe for the same reason.
+//! A prefetched row is handed out at most once. Whoever took it changes
+//! it in the transaction's memory (see `Tx`'s deferred rows), which every
+//! later read looks at first, so no write is given a copy an earlier write
+//! of the same transaction changed. A write that is undone only ever
+//! loses rows from the cache; a later write then reads them again.
 
 use std::collections::HashMap;
 
@@ -118,15 +117,6 @@ impl Prefetched {
 
     pub(super) fn take_key(&mut self, key: &str) -> Option<Option<Uuid>> {
         self.keys.remove(key)
-    }
-
-    /// A statement is about to write this payment: its copy is stale.
-    pub(super) fn forget_payment(&mut self, id: Uuid) {
-        self.payments.remove(&id);
-    }
-
-    pub(super) fn forget_bill(&mut self, id: Uuid) {
-        self.bills.remove(&id);
     }
 }
 
