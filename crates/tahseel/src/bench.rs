@@ -16,6 +16,7 @@ use tahseel_core::payment::{Channel, Method};
 use tahseel_core::Fils;
 use uuid::Uuid;
 
+use crate::acquirer::HostedSession;
 use crate::app::{AcquirerSetting, HubConfig};
 use crate::error::{Error, Result};
 use crate::store::{AcquirerOutcome, NewBill, NewPayment, Store};
@@ -291,7 +292,10 @@ async fn postings_rate(store: &Store, seconds: f64) -> Result<f64> {
         if started.elapsed().as_secs_f64() >= seconds {
             break;
         }
+        let id = Uuid::now_v7();
+        let acquirer_ref = format!("bench-{n}-{id}");
         let new = NewPayment {
+            id,
             channel: Channel::Counter,
             method: Method::Debit,
             lines: vec![(*bill, Fils::new(10_000))],
@@ -300,12 +304,12 @@ async fn postings_rate(store: &Store, seconds: f64) -> Result<f64> {
             kiosk: None,
             idempotency_key: format!("bench-{}", Uuid::now_v7()),
             request_hash: String::new(),
+            session: Some(HostedSession {
+                acquirer_ref: acquirer_ref.clone(),
+                next_url: "about:blank".into(),
+            }),
         };
         let payment = store.create_payment(new).await?.into_inner();
-        let acquirer_ref = format!("bench-{n}-{}", payment.id);
-        let payment = store
-            .mark_pending(payment, &acquirer_ref, "about:blank")
-            .await?;
         let outcome = AcquirerOutcome::Approved {
             acquirer_ref,
             amount: payment.total,

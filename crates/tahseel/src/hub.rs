@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use std::time::Duration;
 
-use crate::acquirer::{Acquirers, Inquiry, StartRequest};
+use crate::acquirer::{Acquirers, HostedSession, Inquiry, StartRequest};
 use crate::auth;
 use crate::error::{Error, Result};
 use crate::store::{NewPayment, NewRefund, PaymentRecord, RefundRecord, Replayable, Store};
@@ -46,6 +46,11 @@ pub const CASH: &str = "cash";
 const MAX_RETURN_URL_LEN: usize = 500;
 
 /// A return URL with the payment's id added, or an error a developer can act on.
+/// A cash payment's reference in place of an acquirer's.
+fn cash_ref(payment_id: Uuid) -> String {
+    format!("cash-{payment_id}")
+}
+
 fn return_url_for(template: &str, payment_id: Uuid) -> Result<String> {
     let mut url = reqwest::Url::parse(template).map_err(|e| {
         Error::Invalid(format!(
@@ -272,7 +277,14 @@ impl Hub {
             })?
             .clone();
         let hash = auth::request_hash(&serde_json::to_vec(request).expect("request serializes"));
-        let new = NewPayment {
+        // A repeat of a stored request is answered without asking the
+        // acquirer for another session. (A repeat racing its original is
+        // caught when the payment is stored.)
+        if let Some(stored) = self.store.payment_by_key(idempotency_key).await? {
+            return Store::replay(stored, &hash);
+        }
+        let mut new = NewPayment {
+            id: Uuid::now_v7(),
             channel: request.channel,
             method: request.method,
             lines: request
@@ -285,36 +297,44 @@ impl Hub {
             kiosk: origin.kiosk.clone(),
             idempotency_key: idempotency_key.to_owned(),
             request_hash: hash,
+            session: None,
         };
-        let payment = match self.store.create_payment(new).await? {
-            Replayable::Replayed(p) => return Ok(Replayable::Replayed(p)),
-            Replayable::New(p) => p,
-        };
-        assert_eq!(payment.state, PaymentState::Created);
+        // The session is opened first, so that the payment is stored once,
+        // already `pending`: one durable write instead of two. If storing
+        // it is then refused (a bill paid meanwhile, a twin request that
+        // won), the payer was never sent to the session, and the acquirer
+        // lets it expire unused.
         let start = StartRequest {
-            payment_id: payment.id,
-            amount: payment.total,
-            method: payment.method,
+            payment_id: new.id,
+            amount: new.total()?,
+            method: request.method,
             callback_url: format!(
                 "{}/api/v1/acquirers/{}/notices",
                 self.public_url,
                 acquirer.name()
             ),
             return_url: match origin.return_url.as_ref().or(request.return_url.as_ref()) {
-                Some(template) => return_url_for(template, payment.id)?,
-                None => format!("{}/payments/{}", self.public_url, payment.id),
+                Some(template) => return_url_for(template, new.id)?,
+                None => format!("{}/payments/{}", self.public_url, new.id),
             },
         };
         match acquirer.start(&start).await {
-            Ok(session) => Ok(Replayable::New(
-                self.store
-                    .mark_pending(payment, &session.acquirer_ref, &session.next_url)
-                    .await?,
-            )),
+            Ok(session) => {
+                new.session = Some(session);
+                self.store.create_payment(new).await
+            }
             Err(e) => {
-                tracing::warn!(payment = %payment.id, error = %e, "acquirer did not open a session");
+                // Kept as a failed payment, so that the attempt and why it
+                // failed can be seen, and a repeat of the request is told
+                // the same.
+                tracing::warn!(payment = %new.id, error = %e, "acquirer did not open a session");
+                let id = new.id;
+                match self.store.create_payment(new).await? {
+                    Replayable::Replayed(p) => return Ok(Replayable::Replayed(p)),
+                    Replayable::New(_) => {}
+                }
                 self.store
-                    .close_payment(payment.id, PaymentState::Failed, "acquirer_unavailable")
+                    .close_payment(id, PaymentState::Failed, "acquirer_unavailable")
                     .await?;
                 Err(e)
             }
@@ -340,9 +360,11 @@ impl Hub {
             return_url: None,
         };
         let hash = auth::request_hash(&serde_json::to_vec(&request).expect("request serializes"));
+        let id = Uuid::now_v7();
         let created = self
             .store
             .create_payment(NewPayment {
+                id,
                 channel: Channel::Kiosk,
                 method: Method::Cash,
                 lines: lines.iter().map(|l| (l.bill_id, l.amount)).collect(),
@@ -351,6 +373,11 @@ impl Hub {
                 kiosk: Some(kiosk.to_owned()),
                 idempotency_key: idempotency_key.to_owned(),
                 request_hash: hash,
+                // The cash is already in the box: stored pending at once.
+                session: Some(HostedSession {
+                    acquirer_ref: cash_ref(id),
+                    next_url: String::new(),
+                }),
             })
             .await?;
         let replayed = created.is_replay();
@@ -364,7 +391,8 @@ impl Hub {
 
     /// Brings an open cash payment to `captured`; a finished one is returned as it is.
     async fn finish_cash(&self, mut payment: PaymentRecord) -> Result<PaymentRecord> {
-        let acquirer_ref = format!("cash-{}", payment.id);
+        let acquirer_ref = cash_ref(payment.id);
+        // Cash payments are stored `pending`; older ones may be `created`.
         if payment.state == PaymentState::Created {
             payment = self.store.mark_pending(payment, &acquirer_ref, "").await?;
         }

@@ -347,7 +347,12 @@ mod tests {
             writes.spawn(async move {
                 let result = store
                     .write(
-                        Reads::default(),
+                        // Its journal entry gets an id read ahead and waits
+                        // for the commit.
+                        Reads {
+                            entries: 1,
+                            ..Reads::default()
+                        },
                         Box::new(move |tx| {
                             Box::pin(async move {
                                 let entry = JournalEntry::fee("sim", Fils::new(n)).unwrap();
@@ -405,6 +410,11 @@ mod tests {
             stats.largest.load(Relaxed) > 1,
             "the writes shared a transaction"
         );
+        assert_eq!(
+            stats.replayed.load(Relaxed),
+            0,
+            "the shared transaction committed, and was not replayed write by write"
+        );
         let fees: i64 = store
             .balances()
             .await
@@ -427,6 +437,17 @@ mod tests {
                 .unwrap()
         });
         assert_eq!(rows, 15, "only the kept writes' rows remain");
+        let (entries, highest): (i64, i64) = on_db!(pool pool, |c, pg| {
+            sqlx::query_as("SELECT COUNT(*), MAX(id) FROM journal_entries")
+                .fetch_one(c)
+                .await
+                .unwrap()
+        });
+        assert_eq!(
+            (entries, highest),
+            (15, 15),
+            "only the kept writes' entries remain, numbered without gaps"
+        );
         assert!(store.verify_ledger().await.unwrap().is_empty());
         store.close().await;
         let _ = std::fs::remove_dir_all(&dir);

@@ -1,5 +1,6 @@
 //! Writing journal entries and checking the ledger.
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tahseel_core::ledger::{JournalEntry, Side};
 use tahseel_core::Fils;
@@ -9,7 +10,7 @@ use super::{now, on_db, Store, Tx};
 use crate::error::Result;
 
 /// What an entry is about, stored beside it.
-#[derive(Default, Clone, Copy)]
+#[derive(Debug, Default, Clone, Copy)]
 pub(super) struct EntryRefs {
     pub payment_id: Option<Uuid>,
     pub refund_id: Option<Uuid>,
@@ -61,19 +62,28 @@ impl std::fmt::Display for LedgerFault {
 /// totals of its accounts move when that transaction commits.
 pub(super) async fn post_entry(tx: &mut Tx, entry: &JournalEntry, refs: EntryRefs) -> Result<i64> {
     let at = now();
-    let entry_id = on_db!(tx tx, |c, pg| {
-        let entry_id: i64 = sqlx::query_scalar(
-            "INSERT INTO journal_entries (kind, payment_id, refund_id, bill_id, posted_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(entry.kind().as_str())
-        .bind(refs.payment_id)
-        .bind(refs.refund_id)
-        .bind(refs.bill_id)
-        .bind(at)
-        .fetch_one(&mut *c)
-        .await?;
-        entry_id
+    let deferred = tx.defer_entry(|id| NewEntry {
+        id,
+        kind: entry.kind().as_str(),
+        refs,
+        posted_at: at,
     });
+    let entry_id = match deferred {
+        Some(id) => id,
+        None => on_db!(tx tx, |c, pg| {
+            let entry_id: i64 = sqlx::query_scalar(
+                "INSERT INTO journal_entries (kind, payment_id, refund_id, bill_id, posted_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            )
+            .bind(entry.kind().as_str())
+            .bind(refs.payment_id)
+            .bind(refs.refund_id)
+            .bind(refs.bill_id)
+            .bind(at)
+            .fetch_one(&mut *c)
+            .await?;
+            entry_id
+        }),
+    };
     for p in entry.postings() {
         tx.defer_posting(NewPosting {
             entry_id,
@@ -83,6 +93,34 @@ pub(super) async fn post_entry(tx: &mut Tx, entry: &JournalEntry, refs: EntryRef
         });
     }
     Ok(entry_id)
+}
+
+/// A journal entry waiting for its transaction's commit, with its id.
+#[derive(Debug, Clone)]
+pub(super) struct NewEntry {
+    pub id: i64,
+    pub kind: &'static str,
+    pub refs: EntryRefs,
+    pub posted_at: DateTime<Utc>,
+}
+
+/// Inserts journal entries, before their postings.
+pub(super) async fn insert_entries(tx: &mut Tx, entries: &[NewEntry]) -> Result<()> {
+    for chunk in entries.chunks(1000) {
+        on_db!(tx tx, |c, pg| {
+            let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO journal_entries (id, kind, payment_id, refund_id, bill_id, posted_at) ");
+            qb.push_values(chunk, |mut b, e| {
+                b.push_bind(e.id)
+                    .push_bind(e.kind)
+                    .push_bind(e.refs.payment_id)
+                    .push_bind(e.refs.refund_id)
+                    .push_bind(e.refs.bill_id)
+                    .push_bind(e.posted_at);
+            });
+            qb.build().execute(&mut *c).await?;
+        });
+    }
+    Ok(())
 }
 
 /// A posting waiting for its transaction's commit (see `Tx::commit`).

@@ -107,7 +107,8 @@ enum TxConn {
 /// postings wait with them (they name their accounts, which must exist
 /// first) and go in as one multi-row insert.
 ///
-/// New and changed payments, changed bills and issued receipts wait too,
+/// New and changed payments, changed bills, issued receipts and journal
+/// entries (with ids read ahead) wait too,
 /// as whole rows: the transaction reads them from here first (see
 /// `lock_bill`, `lock_payment`, `tx_lines`), and at commit each table gets
 /// one multi-row INSERT or UPDATE.
@@ -122,9 +123,12 @@ struct Deferred {
     /// replaced, newest last, to go back to a savepoint.
     undo: Vec<Undo>,
     /// Receipt numbers read ahead for this transaction's captures.
-    receipt_numbers: prefetch::ReceiptNumbers,
+    receipt_numbers: prefetch::Numbers,
     /// Receipts issued: (number, payment).
     receipts: Vec<(i64, uuid::Uuid)>,
+    /// Journal entry ids read ahead, and the entries posted with them.
+    entry_ids: prefetch::Numbers,
+    entries: Vec<ledger::NewEntry>,
     /// Account name → (debits, credits) to add.
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: Vec<ledger::NewPosting>,
@@ -142,8 +146,10 @@ enum Undo {
 /// What a transaction had deferred at a savepoint.
 pub(crate) struct DeferredMark {
     undo: usize,
-    receipt_numbers: prefetch::ReceiptNumbers,
+    receipt_numbers: prefetch::Numbers,
     receipts: usize,
+    entry_ids: prefetch::Numbers,
+    entries: usize,
     accounts: std::collections::BTreeMap<String, (i64, i64)>,
     postings: usize,
     rollups: std::collections::BTreeMap<rollups::RollupKey, rollups::RollupValues>,
@@ -323,6 +329,7 @@ impl Tx {
         let deferred = std::mem::take(&mut self.deferred);
         payments::insert_new_payments(&mut self, &deferred.new_payments).await?;
         payments::insert_receipts(&mut self, &deferred.receipts).await?;
+        ledger::insert_entries(&mut self, &deferred.entries).await?;
         payments::save_payments(&mut self, &deferred.payments).await?;
         bills::save_bills(&mut self, &deferred.bills).await?;
         ledger::add_to_accounts(&mut self, &deferred.accounts).await?;
@@ -407,6 +414,15 @@ impl Tx {
             .map(|new| new.lines.clone())
     }
 
+    /// Gives a journal entry an id from those read ahead and keeps it to
+    /// be inserted at commit; `None` if there are none (the caller inserts
+    /// at once).
+    fn defer_entry(&mut self, entry: impl FnOnce(i64) -> ledger::NewEntry) -> Option<i64> {
+        let id = self.deferred.entry_ids.take()?;
+        self.deferred.entries.push(entry(id));
+        Some(id)
+    }
+
     /// Issues a receipt number from those read ahead, to be inserted at
     /// commit; `None` if there are none (the caller inserts at once).
     fn issue_receipt(&mut self, payment_id: uuid::Uuid) -> Option<i64> {
@@ -474,6 +490,8 @@ impl Tx {
             undo: self.deferred.undo.len(),
             receipt_numbers: self.deferred.receipt_numbers.clone(),
             receipts: self.deferred.receipts.len(),
+            entry_ids: self.deferred.entry_ids.clone(),
+            entries: self.deferred.entries.len(),
             accounts: self.deferred.accounts.clone(),
             postings: self.deferred.postings.len(),
             rollups: self.deferred.rollups.clone(),
@@ -506,6 +524,8 @@ impl Tx {
         }
         self.deferred.receipt_numbers = mark.receipt_numbers;
         self.deferred.receipts.truncate(mark.receipts);
+        self.deferred.entry_ids = mark.entry_ids;
+        self.deferred.entries.truncate(mark.entries);
         self.deferred.accounts = mark.accounts;
         self.deferred.postings.truncate(mark.postings);
         self.deferred.rollups = mark.rollups;

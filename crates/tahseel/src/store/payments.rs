@@ -18,6 +18,7 @@ use super::ledger::{post_entry, EntryRefs};
 use super::prefetch::{payment_columns, Reads};
 use super::rows::{LineRow, PaymentRow, RefundRow};
 use super::{now, on_db, Store, Tx};
+use crate::acquirer::HostedSession;
 use crate::error::{Error, Result};
 
 /// A result that may be a replay of an earlier request with the same
@@ -47,6 +48,9 @@ impl<T> Replayable<T> {
 }
 
 pub struct NewPayment {
+    /// Chosen before the payment is stored, so that the acquirer can be
+    /// told it when its session is opened.
+    pub id: Uuid,
     pub channel: Channel,
     pub method: Method,
     pub lines: Vec<(Uuid, Fils)>,
@@ -57,6 +61,17 @@ pub struct NewPayment {
     pub kiosk: Option<String>,
     pub idempotency_key: String,
     pub request_hash: String,
+    /// The acquirer's session, opened before the payment is stored: the
+    /// payment is then stored `pending` at once, in one write. Without
+    /// it the payment is stored `created`.
+    pub session: Option<HostedSession>,
+}
+
+impl NewPayment {
+    /// What the payer is charged: the lines and the method's fee.
+    pub fn total(&self) -> Result<Fils> {
+        Ok(basket_total(&self.lines)?.checked_add(self.fee)?)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -372,7 +387,9 @@ impl Store {
         }
     }
 
-    fn replay(stored: PaymentRecord, hash: &str) -> Result<Replayable<PaymentRecord>> {
+    /// A stored payment as the answer to a repeated request, if the
+    /// repeat is the same request.
+    pub(crate) fn replay(stored: PaymentRecord, hash: &str) -> Result<Replayable<PaymentRecord>> {
         if stored.request_hash == hash {
             Ok(Replayable::Replayed(stored))
         } else {
@@ -380,11 +397,12 @@ impl Store {
         }
     }
 
-    /// Creates a payment in state `created`, reserving each line's amount
-    /// on its bill. The same idempotency key with the same request returns
+    /// Creates a payment, reserving each line's amount on its bill: in
+    /// state `pending` when its acquirer session is already open, else
+    /// `created`. The same idempotency key with the same request returns
     /// the stored payment; with another request it is an error.
     pub async fn create_payment(&self, new: NewPayment) -> Result<Replayable<PaymentRecord>> {
-        let total = basket_total(&new.lines)?.checked_add(new.fee)?;
+        let total = new.total()?;
         // A repeat is found inside the write, under the bills' locks, so a
         // new payment costs no lookup before it.
         let reads = Reads {
@@ -578,8 +596,12 @@ impl Store {
         payment_id: Uuid,
         outcome: AcquirerOutcome,
     ) -> Result<Replayable<PaymentState>> {
+        let approved = matches!(outcome, AcquirerOutcome::Approved { .. });
         let reads = Reads {
-            receipts: matches!(outcome, AcquirerOutcome::Approved { .. }).into(),
+            receipts: approved.into(),
+            // One entry per line and one for a fee: two for the usual
+            // one-bill payment (more are inserted at once).
+            entries: if approved { 2 } else { 0 },
             ..Reads::payment(payment_id)
         };
         self.write(
@@ -861,7 +883,7 @@ pub(super) async fn insert_new_payments(
     }
     on_db!(tx tx, |c, pg| {
         let mut qb = sqlx::QueryBuilder::<DbKind>::new(
-            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, total_fils, fee_fils, state, created_at, updated_at, kiosk) ",
+            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, created_at, updated_at, kiosk) ",
         );
         qb.push_values(new.values(), |mut b, new| {
             let row = &new.row;
@@ -871,6 +893,8 @@ pub(super) async fn insert_new_payments(
                 .push_bind(row.channel.as_str())
                 .push_bind(row.method.as_str())
                 .push_bind(row.acquirer.as_str())
+                .push_bind(row.acquirer_ref.as_deref())
+                .push_bind(row.next_url.as_deref())
                 .push_bind(row.total_fils)
                 .push_bind(row.fee_fils)
                 .push_bind(row.state.as_str())
@@ -962,7 +986,15 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         bill.reserve(amount, at)?;
         save_bill(tx, row, &bill, at);
     }
-    let id = Uuid::now_v7();
+    let id = new.id;
+    let (state, acquirer_ref, next_url) = match &new.session {
+        Some(s) => (
+            PaymentState::Pending,
+            Some(s.acquirer_ref.clone()),
+            Some(s.next_url.clone()),
+        ),
+        None => (PaymentState::Created, None, None),
+    };
     tx.defer_new_payment(NewPaymentRows {
         key: new.idempotency_key.clone(),
         row: PaymentRow {
@@ -971,11 +1003,11 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
             channel: new.channel.as_str().to_owned(),
             method: new.method.as_str().to_owned(),
             acquirer: new.acquirer.clone(),
-            acquirer_ref: None,
-            next_url: None,
+            acquirer_ref: acquirer_ref.clone(),
+            next_url: next_url.clone(),
             total_fils: total.as_i64(),
             fee_fils: new.fee.as_i64(),
-            state: PaymentState::Created.as_str().to_owned(),
+            state: state.as_str().to_owned(),
             failure_reason: None,
             card_brand: None,
             card_last4: None,
@@ -1032,7 +1064,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         .collect();
     Ok(Inserted::New(Box::new(PaymentRecord {
         id,
-        state: PaymentState::Created,
+        state,
         channel: new.channel,
         method: new.method,
         total,
@@ -1040,7 +1072,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         refunded: Fils::ZERO,
         lines,
         acquirer: new.acquirer.clone(),
-        next_url: None,
+        next_url,
         failure_reason: None,
         card: None,
         receipt_number: None,
@@ -1048,7 +1080,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         updated_at: at,
         captured_at: None,
         kiosk: new.kiosk.clone(),
-        acquirer_ref: None,
+        acquirer_ref,
         request_hash: new.request_hash.clone(),
     })))
 }

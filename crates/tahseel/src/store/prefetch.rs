@@ -4,6 +4,10 @@
 //! (locking them on PostgreSQL, in id order) instead of a few queries per
 //! write.
 //!
+//! On SQLite each query returns its rows as one JSON array: sqlx hands
+//! every result row over from the connection's thread on its own, a
+//! thread wake-up each, and a batch reads a hundred rows or more.
+//!
 //! A prefetched row is handed out at most once. Whoever took it changes
 //! it in the transaction's memory (see `Tx`'s deferred rows), which every
 //! later read looks at first, so no write is given a copy an earlier write
@@ -28,6 +32,8 @@ pub struct Reads {
     pub keys: Vec<String>,
     /// Receipts the write may issue.
     pub receipts: usize,
+    /// Journal entries the write may post.
+    pub entries: usize,
 }
 
 impl Reads {
@@ -43,6 +49,7 @@ impl Reads {
         self.bills.extend_from_slice(&other.bills);
         self.keys.extend_from_slice(&other.keys);
         self.receipts += other.receipts;
+        self.entries += other.entries;
     }
 
     pub(super) fn merged<'a>(all: impl IntoIterator<Item = &'a Reads>) -> Reads {
@@ -62,32 +69,35 @@ impl Reads {
             && self.bills.is_empty()
             && self.keys.is_empty()
             && self.receipts == 0
+            && self.entries == 0
     }
 }
 
-/// Receipt numbers a transaction can issue without a statement each.
+/// Numbers (of receipts, of journal entries) a transaction can give out
+/// without a statement each.
 #[derive(Debug, Default, Clone)]
-pub(super) enum ReceiptNumbers {
+pub(super) enum Numbers {
     #[default]
     None,
     /// SQLite: the transaction is the only writer, so its numbers follow
-    /// the highest issued, without gaps.
+    /// the highest given, without gaps.
     Next(i64),
-    /// PostgreSQL: drawn from the receipts sequence, which other
+    /// PostgreSQL: drawn from the table's sequence, which other
     /// transactions draw from at the same time; a number left unused is
-    /// skipped, as a rolled-back insert's would be.
+    /// skipped, as a rolled-back insert's would be. When they run out,
+    /// the row is inserted at once instead.
     Drawn(std::collections::VecDeque<i64>),
 }
 
-impl ReceiptNumbers {
+impl Numbers {
     pub(super) fn take(&mut self) -> Option<i64> {
         match self {
-            ReceiptNumbers::None => None,
-            ReceiptNumbers::Next(next) => {
+            Numbers::None => None,
+            Numbers::Next(next) => {
                 *next += 1;
                 Some(*next - 1)
             }
-            ReceiptNumbers::Drawn(numbers) => numbers.pop_front(),
+            Numbers::Drawn(numbers) => numbers.pop_front(),
         }
     }
 }
@@ -121,11 +131,51 @@ impl Prefetched {
 }
 
 /// One line of several payments' lines, with the payment it belongs to.
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct BatchLine {
     payment_id: Uuid,
+    line_no: i32,
     #[sqlx(flatten)]
+    #[serde(flatten)]
     line: LineRow,
+}
+
+/// SQLite: the same rows as one JSON array each (ids as hex, times as
+/// stored), in the shape `rows.rs` decodes.
+mod as_json {
+    pub const PAYMENTS: &str = "SELECT json_group_array(json_object(\
+        'id', lower(hex(id)), 'request_hash', request_hash, 'channel', channel, 'method', method, \
+        'acquirer', acquirer, 'acquirer_ref', acquirer_ref, 'next_url', next_url, 'total_fils', total_fils, \
+        'fee_fils', fee_fils, 'state', state, 'failure_reason', failure_reason, 'card_brand', card_brand, \
+        'card_last4', card_last4, 'receipt_no', receipt_no, 'created_at', created_at, \
+        'updated_at', updated_at, 'captured_at', captured_at, 'kiosk', kiosk)) \
+        FROM payments WHERE id IN (";
+    pub const LINES: &str = "SELECT json_group_array(json_object(\
+        'payment_id', lower(hex(l.payment_id)), 'line_no', l.line_no, 'bill_id', lower(hex(l.bill_id)), \
+        'agency_id', lower(hex(l.agency_id)), 'agency_code', a.code, 'agency_name_en', a.name_en, \
+        'agency_name_ar', a.name_ar, 'service_code', s.code, 'service_name_en', s.name_en, \
+        'service_name_ar', s.name_ar, 'reference', b.reference, 'payer', b.payer, 'amount_fils', l.amount_fils)) \
+        FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id \
+        JOIN services s ON s.id = b.service_id WHERE l.payment_id IN (";
+    pub const BILLS: &str = "SELECT json_group_array(json_object(\
+        'id', lower(hex(b.id)), 'agency_id', lower(hex(b.agency_id)), 'agency_code', a.code, \
+        'agency_name_en', a.name_en, 'agency_name_ar', a.name_ar, 'service_code', s.code, \
+        'service_name_en', s.name_en, 'service_name_ar', s.name_ar, \
+        'allow_partial', json(CASE WHEN s.allow_partial THEN 'true' ELSE 'false' END), \
+        'reference', b.reference, 'payer', b.payer, 'amount_due_fils', b.amount_due_fils, \
+        'amount_paid_fils', b.amount_paid_fils, 'amount_held_fils', b.amount_held_fils, \
+        'due_date', b.due_date, 'expires_at', b.expires_at, 'state', b.state, \
+        'created_at', b.created_at, 'updated_at', b.updated_at)) \
+        FROM bills b JOIN agencies a ON a.id = b.agency_id JOIN services s ON s.id = b.service_id \
+        WHERE b.id IN (";
+    pub const KEYS: &str = "SELECT json_group_array(json_array(idempotency_key, lower(hex(id)))) \
+        FROM payments WHERE idempotency_key IN (";
+}
+
+/// The rows of a SQLite `as_json` query.
+fn from_json<T: serde::de::DeserializeOwned>(array: &str) -> Result<Vec<T>> {
+    serde_json::from_str(array)
+        .map_err(|e| crate::error::Error::Database(sqlx::Error::Decode(Box::new(e))))
 }
 
 macro_rules! payment_columns {
@@ -146,24 +196,34 @@ impl Tx {
         }
         let mut bill_ids = reads.bills.clone();
         if !reads.payments.is_empty() {
-            let (payments, lines): (Vec<PaymentRow>, Vec<BatchLine>) = on_db!(tx self, |c, pg| {
-                let mut qb = sqlx::QueryBuilder::<DbKind>::new(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id IN ("));
-                let mut list = qb.separated(", ");
-                reads.payments.iter().for_each(|id| { list.push_bind(*id); });
-                qb.push(if pg { ") ORDER BY id FOR UPDATE" } else { ")" });
-                let payments = qb.build_query_as().fetch_all(&mut *c).await?;
-                let mut qb = sqlx::QueryBuilder::<DbKind>::new(concat!(
-                    "SELECT l.payment_id, ", super::payments::line_columns!(), " WHERE l.payment_id IN ("
-                ));
-                let mut list = qb.separated(", ");
-                reads.payments.iter().for_each(|id| { list.push_bind(*id); });
-                qb.push(") ORDER BY l.payment_id, l.line_no");
-                (payments, qb.build_query_as().fetch_all(&mut *c).await?)
+            let (payments, mut lines): (Vec<PaymentRow>, Vec<BatchLine>) = on_db!(tx self, |c, pg| {
+                let query = |head: &str, tail: &str| {
+                    let mut qb = sqlx::QueryBuilder::<DbKind>::new(head);
+                    let mut list = qb.separated(", ");
+                    reads.payments.iter().for_each(|id| { list.push_bind(*id); });
+                    qb.push(tail);
+                    qb
+                };
+                if pg {
+                    let payments = query(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id IN ("), ") ORDER BY id FOR UPDATE")
+                        .build_query_as().fetch_all(&mut *c).await?;
+                    let lines = query(concat!("SELECT l.payment_id, ", super::payments::line_columns!(), " WHERE l.payment_id IN ("), ")")
+                        .build_query_as().fetch_all(&mut *c).await?;
+                    (payments, lines)
+                } else {
+                    let payments: String = query(as_json::PAYMENTS, ")").build_query_scalar().fetch_one(&mut *c).await?;
+                    let lines: String = query(as_json::LINES, ")").build_query_scalar().fetch_one(&mut *c).await?;
+                    (from_json(&payments)?, from_json(&lines)?)
+                }
             });
+            lines.sort_unstable_by_key(|l| (l.payment_id, l.line_no));
             for row in payments {
                 self.prefetched.payments.insert(row.id, row);
             }
-            for BatchLine { payment_id, line } in lines {
+            for BatchLine {
+                payment_id, line, ..
+            } in lines
+            {
                 bill_ids.push(line.bill_id);
                 self.prefetched
                     .lines
@@ -180,45 +240,71 @@ impl Tx {
         bill_ids.dedup();
         if !bill_ids.is_empty() {
             let bills: Vec<BillRow> = on_db!(tx self, |c, pg| {
-                let mut qb = sqlx::QueryBuilder::<DbKind>::new(concat!(super::bills::bill_select!(), "WHERE b.id IN ("));
+                let head = if pg { concat!(super::bills::bill_select!(), "WHERE b.id IN (") } else { as_json::BILLS };
+                let mut qb = sqlx::QueryBuilder::<DbKind>::new(head);
                 let mut list = qb.separated(", ");
                 bill_ids.iter().for_each(|id| { list.push_bind(*id); });
-                qb.push(if pg { ") ORDER BY b.id FOR UPDATE OF b" } else { ")" });
-                qb.build_query_as().fetch_all(&mut *c).await?
+                if pg {
+                    qb.push(") ORDER BY b.id FOR UPDATE OF b");
+                    qb.build_query_as().fetch_all(&mut *c).await?
+                } else {
+                    qb.push(")");
+                    let bills: String = qb.build_query_scalar().fetch_one(&mut *c).await?;
+                    from_json(&bills)?
+                }
             });
             for row in bills {
                 self.prefetched.bills.insert(row.id, row);
             }
         }
-        if reads.receipts > 0 {
-            self.deferred.receipt_numbers = on_db!(tx self, |c, pg| {
+        if reads.receipts > 0 || reads.entries > 0 {
+            let (receipts, entries) = on_db!(tx self, |c, pg| {
                 if pg {
-                    let mut drawn: Vec<i64> = sqlx::query_scalar(
-                        "SELECT nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1)",
+                    let drawn: Vec<(bool, i64)> = sqlx::query_as(
+                        "SELECT true, nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1) \
+                         UNION ALL SELECT false, nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, $2)",
                     )
                     .bind(reads.receipts as i64)
+                    .bind(reads.entries as i64)
                     .fetch_all(&mut *c)
                     .await?;
-                    drawn.sort_unstable();
-                    ReceiptNumbers::Drawn(drawn.into())
+                    let (receipts, entries): (Vec<_>, Vec<_>) = drawn.into_iter().partition(|(receipt, _)| *receipt);
+                    let sorted = |mut drawn: Vec<(bool, i64)>| {
+                        drawn.sort_unstable();
+                        drawn.into_iter().map(|(_, n)| n).collect::<std::collections::VecDeque<_>>()
+                    };
+                    let (receipts, entries) = (sorted(receipts), sorted(entries));
+                    (Numbers::Drawn(receipts), Numbers::Drawn(entries))
                 } else {
-                    let highest: Option<i64> = sqlx::query_scalar(
-                        "SELECT MAX(n) FROM (SELECT MAX(no) AS n FROM receipts \
-                         UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'receipts')",
+                    // AUTOINCREMENT never reuses a number, even one whose
+                    // row is gone: the next is past both.
+                    let (receipts, entries): (Option<i64>, Option<i64>) = sqlx::query_as(
+                        "SELECT (SELECT MAX(n) FROM (SELECT MAX(no) AS n FROM receipts \
+                         UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'receipts')), \
+                         (SELECT MAX(n) FROM (SELECT MAX(id) AS n FROM journal_entries \
+                         UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'journal_entries'))",
                     )
                     .fetch_one(&mut *c)
                     .await?;
-                    ReceiptNumbers::Next(highest.unwrap_or(0) + 1)
+                    (Numbers::Next(receipts.unwrap_or(0) + 1), Numbers::Next(entries.unwrap_or(0) + 1))
                 }
             });
+            self.deferred.receipt_numbers = receipts;
+            self.deferred.entry_ids = entries;
         }
         if !reads.keys.is_empty() {
             let found: Vec<(String, Uuid)> = on_db!(tx self, |c, pg| {
-                let mut qb = sqlx::QueryBuilder::<DbKind>::new("SELECT idempotency_key, id FROM payments WHERE idempotency_key IN (");
+                let head = if pg { "SELECT idempotency_key, id FROM payments WHERE idempotency_key IN (" } else { as_json::KEYS };
+                let mut qb = sqlx::QueryBuilder::<DbKind>::new(head);
                 let mut list = qb.separated(", ");
                 reads.keys.iter().for_each(|k| { list.push_bind(k.clone()); });
                 qb.push(")");
-                qb.build_query_as().fetch_all(&mut *c).await?
+                if pg {
+                    qb.build_query_as().fetch_all(&mut *c).await?
+                } else {
+                    let found: String = qb.build_query_scalar().fetch_one(&mut *c).await?;
+                    from_json(&found)?
+                }
             });
             for key in &reads.keys {
                 self.prefetched.keys.insert(key.clone(), None);

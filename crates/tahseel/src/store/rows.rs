@@ -1,5 +1,7 @@
 //! Row shapes shared by both backends. `FromRow` is derived generically,
-//! so each struct decodes from a SQLite or a PostgreSQL row alike.
+//! so each struct decodes from a SQLite or a PostgreSQL row alike. The
+//! rows a shared transaction reads ahead also decode from JSON: SQLite
+//! returns them as one JSON array per query (see `prefetch.rs`).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
@@ -28,7 +30,7 @@ pub(super) struct ServiceRow {
     pub fetch_url: Option<String>,
 }
 
-#[derive(sqlx::FromRow, Clone)]
+#[derive(sqlx::FromRow, serde::Deserialize, Clone)]
 pub(super) struct BillRow {
     pub id: Uuid,
     pub agency_id: Uuid,
@@ -51,7 +53,7 @@ pub(super) struct BillRow {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(sqlx::FromRow, Clone)]
+#[derive(sqlx::FromRow, serde::Deserialize, Clone)]
 pub(super) struct PaymentRow {
     pub id: Uuid,
     pub request_hash: String,
@@ -73,7 +75,7 @@ pub(super) struct PaymentRow {
     pub kiosk: Option<String>,
 }
 
-#[derive(sqlx::FromRow, Clone)]
+#[derive(sqlx::FromRow, serde::Deserialize, Clone)]
 pub(super) struct LineRow {
     pub bill_id: Uuid,
     pub agency_id: Uuid,

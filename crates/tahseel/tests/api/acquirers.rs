@@ -239,6 +239,54 @@ async fn declined_and_abandoned_payments_leave_the_bill_payable() {
     }
 }
 
+/// The session is opened before the payment is stored. An acquirer that
+/// cannot open one: the payer is told at once, the attempt is kept as a
+/// failed payment that holds nothing on the bill, and a repeat of the
+/// request is answered with it, without trying again.
+#[tokio::test]
+async fn an_acquirer_that_cannot_open_a_session_leaves_a_failed_attempt_and_the_bill_payable() {
+    // A port nothing listens on.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    for app in backends_with(|c| c.acquirers[0].url = dead_url.clone()).await {
+        let gdt = app.agency_key("GDT").await;
+        let fine = app.bill(&gdt, "traffic-fines", "850101234", "12.000").await;
+        let key = Uuid::new_v4().to_string();
+        let refused = app.pay("portal", &[(&fine, "12.000")], &key).await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_GATEWAY, "acquirer_unavailable"),
+            "{}: {:?}",
+            app.label,
+            refused.body
+        );
+        let kept = app
+            .store
+            .payment_by_key(&key)
+            .await
+            .unwrap()
+            .expect("the attempt is kept");
+        assert_eq!(kept.state, tahseel_core::payment::PaymentState::Failed);
+        assert_eq!(kept.failure_reason.as_deref(), Some("acquirer_unavailable"));
+        assert_eq!(
+            app.bill_as(&gdt, &fine).await["amount_payable_now"],
+            "12.000",
+            "{}: the failed attempt holds nothing",
+            app.label
+        );
+        let again = app.pay("portal", &[(&fine, "12.000")], &key).await;
+        assert_eq!(
+            again.headers["idempotent-replayed"], "true",
+            "{}: {:?}",
+            app.label, again.body
+        );
+        assert_eq!(again.body["id"], kept.id.to_string());
+        assert_eq!(again.body["state"], "failed");
+        app.assert_ledger_ok().await;
+    }
+}
+
 #[tokio::test]
 async fn a_three_d_secure_challenge_approves_with_the_right_code_only() {
     for app in backends().await {
