@@ -45,12 +45,12 @@ pub const CASH: &str = "cash";
 /// The longest return URL accepted.
 const MAX_RETURN_URL_LEN: usize = 500;
 
-/// A return URL with the payment's id added, or an error a developer can act on.
 /// A cash payment's reference in place of an acquirer's.
 fn cash_ref(payment_id: Uuid) -> String {
     format!("cash-{payment_id}")
 }
 
+/// A return URL with the payment's id added, or an error a developer can act on.
 fn return_url_for(template: &str, payment_id: Uuid) -> Result<String> {
     let mut url = reqwest::Url::parse(template).map_err(|e| {
         Error::Invalid(format!(
