@@ -11,7 +11,7 @@ use tahseel_core::Fils;
 use uuid::Uuid;
 
 use super::rows::BillRow;
-use super::{now, on_db, Store, Tx};
+use super::{at_commit, now, on_db, Store, Tx};
 use crate::error::{Error, Result};
 
 /// The most bills one list call returns.
@@ -235,8 +235,8 @@ pub(super) async fn save_bills(tx: &mut Tx, bills: &BTreeMap<Uuid, BillRow>) -> 
     if bills.is_empty() {
         return Ok(());
     }
-    on_db!(tx tx, |c, pg| {
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new("WITH changed (id, paid, held, state, at) AS (");
+    at_commit!(tx, |qb, pg| {
+        qb.push("WITH changed (id, paid, held, state, at) AS (");
         qb.push_values(bills.values(), |mut b, row| {
             b.push_bind(row.id)
                 .push_bind(row.amount_paid_fils)
@@ -248,7 +248,6 @@ pub(super) async fn save_bills(tx: &mut Tx, bills: &BTreeMap<Uuid, BillRow>) -> 
             ") UPDATE bills SET amount_paid_fils = changed.paid, amount_held_fils = changed.held, \
              state = changed.state, updated_at = changed.at FROM changed WHERE bills.id = changed.id",
         );
-        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{now, on_db, Store, Tx};
+use super::{at_commit, now, on_db, Store, Tx};
 use crate::auth;
 use crate::error::{Error, Result};
 
@@ -96,8 +96,8 @@ pub(super) struct NewEvent {
 /// Inserts events in order, a few hundred rows a statement.
 pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()> {
     for chunk in events.chunks(500) {
-        on_db!(tx tx, |c, pg| {
-            let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+        at_commit!(tx, |qb, pg| {
+            qb.push(
                 "INSERT INTO events (id, agency_id, bill_id, kind, payload, created_at, delivery, attempts, next_attempt_at) ",
             );
             qb.push_values(chunk, |mut b, e| {
@@ -111,7 +111,6 @@ pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()
                     .push_bind(0i32)
                     .push_bind(e.at);
             });
-            qb.build().execute(&mut *c).await?;
         });
     }
     Ok(())

@@ -6,7 +6,7 @@ use tahseel_core::ledger::{JournalEntry, Side};
 use tahseel_core::Fils;
 use uuid::Uuid;
 
-use super::{now, on_db, Store, Tx};
+use super::{at_commit, now, on_db, Store, Tx};
 use crate::error::Result;
 
 /// What an entry is about, stored beside it.
@@ -107,8 +107,8 @@ pub(super) struct NewEntry {
 /// Inserts journal entries, before their postings.
 pub(super) async fn insert_entries(tx: &mut Tx, entries: &[NewEntry]) -> Result<()> {
     for chunk in entries.chunks(1000) {
-        on_db!(tx tx, |c, pg| {
-            let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO journal_entries (id, kind, payment_id, refund_id, bill_id, posted_at) ");
+        at_commit!(tx, |qb, pg| {
+            qb.push("INSERT INTO journal_entries (id, kind, payment_id, refund_id, bill_id, posted_at) ");
             qb.push_values(chunk, |mut b, e| {
                 b.push_bind(e.id)
                     .push_bind(e.kind)
@@ -117,7 +117,6 @@ pub(super) async fn insert_entries(tx: &mut Tx, entries: &[NewEntry]) -> Result<
                     .push_bind(e.refs.bill_id)
                     .push_bind(e.posted_at);
             });
-            qb.build().execute(&mut *c).await?;
         });
     }
     Ok(())
@@ -135,15 +134,14 @@ pub(super) struct NewPosting {
 /// Inserts postings, a thousand rows a statement.
 pub(super) async fn insert_postings(tx: &mut Tx, postings: &[NewPosting]) -> Result<()> {
     for chunk in postings.chunks(1000) {
-        on_db!(tx tx, |c, pg| {
-            let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO postings (entry_id, account, side, amount_fils) ");
+        at_commit!(tx, |qb, pg| {
+            qb.push("INSERT INTO postings (entry_id, account, side, amount_fils) ");
             qb.push_values(chunk, |mut b, p| {
                 b.push_bind(p.entry_id)
                     .push_bind(p.account.as_str())
                     .push_bind(p.side.as_str())
                     .push_bind(p.amount_fils);
             });
-            qb.build().execute(&mut *c).await?;
         });
     }
     Ok(())
@@ -158,16 +156,17 @@ pub(super) async fn add_to_accounts(
     if totals.is_empty() {
         return Ok(());
     }
-    on_db!(tx tx, |c, pg| {
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO ledger_accounts (name, debits_fils, credits_fils) ");
+    at_commit!(tx, |qb, pg| {
+        qb.push("INSERT INTO ledger_accounts (name, debits_fils, credits_fils) ");
         qb.push_values(totals, |mut b, (name, (debit, credit))| {
-            b.push_bind(name.as_str()).push_bind(*debit).push_bind(*credit);
+            b.push_bind(name.as_str())
+                .push_bind(*debit)
+                .push_bind(*credit);
         });
         qb.push(
             " ON CONFLICT (name) DO UPDATE SET debits_fils = ledger_accounts.debits_fils + excluded.debits_fils, \
              credits_fils = ledger_accounts.credits_fils + excluded.credits_fils",
         );
-        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }

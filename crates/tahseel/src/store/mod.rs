@@ -74,6 +74,8 @@ pub struct Tx {
     /// Rows read for a whole shared transaction (see [`prefetch`]).
     prefetched: prefetch::Prefetched,
     savepoint: Savepoint,
+    /// SQLite: the statements `at_commit!` gathered, sent just before COMMIT.
+    sqlite_script: Option<sqlx::QueryBuilder<sqlx::Sqlite>>,
 }
 
 /// Group commit's savepoints are taken lazily: a write whose rows were all
@@ -111,7 +113,7 @@ enum TxConn {
 /// entries (with ids read ahead) wait too,
 /// as whole rows: the transaction reads them from here first (see
 /// `lock_bill`, `lock_payment`, `tx_lines`), and at commit each table gets
-/// one multi-row INSERT or UPDATE.
+/// one multi-row INSERT or UPDATE (see [`at_commit`]).
 #[derive(Default)]
 struct Deferred {
     new_payments: std::collections::BTreeMap<uuid::Uuid, payments::NewPaymentRows>,
@@ -205,6 +207,44 @@ macro_rules! on_db {
 }
 pub(crate) use on_db;
 
+/// A statement the transaction sends at commit, built into `$qb` (a
+/// `QueryBuilder` of the backend's `DbKind`). On SQLite the statements
+/// join one script that goes to the connection's thread in one hand-over
+/// (each statement takes its share of the arguments, in order); on
+/// PostgreSQL each is sent at once, since its protocol takes one
+/// statement with parameters at a time.
+macro_rules! at_commit {
+    ($tx:expr, |$qb:ident, $pg:ident| $body:expr) => {{
+        match &mut ($tx).conn {
+            $crate::store::TxConn::Sqlite(..) => {
+                #[allow(dead_code)]
+                type DbKind = sqlx::Sqlite;
+                #[allow(unused_variables)]
+                let $pg = false;
+                let $qb = match &mut ($tx).sqlite_script {
+                    Some(script) => {
+                        script.push("; ");
+                        script
+                    }
+                    none => none.insert(sqlx::QueryBuilder::new("")),
+                };
+                $body
+            }
+            $crate::store::TxConn::Postgres(t) => {
+                #[allow(dead_code)]
+                type DbKind = sqlx::Postgres;
+                #[allow(unused_variables)]
+                let $pg = true;
+                let mut statement = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
+                let $qb = &mut statement;
+                $body;
+                statement.build().execute(&mut **t).await?;
+            }
+        }
+    }};
+}
+pub(crate) use at_commit;
+
 /// The default: a SQLite file beside the working directory.
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://tahseel.db";
 
@@ -276,6 +316,7 @@ impl Store {
             deferred: Deferred::default(),
             prefetched: prefetch::Prefetched::default(),
             savepoint: Savepoint::default(),
+            sqlite_script: None,
         })
     }
 
@@ -336,6 +377,12 @@ impl Tx {
         ledger::insert_postings(&mut self, &deferred.postings).await?;
         rollups::add(&mut self, &deferred.rollups).await?;
         events::insert_events(&mut self, &deferred.events).await?;
+        if let (Some(mut script), TxConn::Sqlite(t, _)) =
+            (self.sqlite_script.take(), &mut self.conn)
+        {
+            // Its text differs from batch to batch: not worth caching.
+            script.build().persistent(false).execute(&mut **t).await?;
+        }
         match self.conn {
             TxConn::Sqlite(t, _) => t.commit().await?,
             TxConn::Postgres(t) => t.commit().await?,

@@ -17,7 +17,7 @@ use super::bills::{lock_bill, save_bill};
 use super::ledger::{post_entry, EntryRefs};
 use super::prefetch::{payment_columns, Reads};
 use super::rows::{LineRow, PaymentRow, RefundRow};
-use super::{now, on_db, Store, Tx};
+use super::{at_commit, now, on_db, Store, Tx};
 use crate::acquirer::HostedSession;
 use crate::error::{Error, Result};
 
@@ -333,8 +333,8 @@ pub(super) async fn save_payments(
     if payments.is_empty() {
         return Ok(());
     }
-    on_db!(tx tx, |c, pg| {
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+    at_commit!(tx, |qb, pg| {
+        qb.push(
             "WITH changed (id, state, failure_reason, acquirer_ref, next_url, card_brand, card_last4, receipt_no, captured_at, updated_at) AS (",
         );
         qb.push_values(payments.values(), |mut b, row| {
@@ -355,7 +355,6 @@ pub(super) async fn save_payments(
              card_last4 = changed.card_last4, receipt_no = changed.receipt_no, captured_at = changed.captured_at, \
              updated_at = changed.updated_at FROM changed WHERE payments.id = changed.id",
         );
-        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }
@@ -881,8 +880,8 @@ pub(super) async fn insert_new_payments(
     if new.is_empty() {
         return Ok(());
     }
-    on_db!(tx tx, |c, pg| {
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+    at_commit!(tx, |qb, pg| {
+        qb.push(
             "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, created_at, updated_at, kiosk) ",
         );
         qb.push_values(new.values(), |mut b, new| {
@@ -902,11 +901,15 @@ pub(super) async fn insert_new_payments(
                 .push_bind(row.updated_at)
                 .push_bind(row.kiosk.as_deref());
         });
-        qb.build().execute(&mut *c).await?;
-        let lines = new
-            .values()
-            .flat_map(|new| new.lines.iter().enumerate().map(move |(no, line)| (new.row.id, no, line)));
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+    });
+    at_commit!(tx, |qb, pg| {
+        let lines = new.values().flat_map(|new| {
+            new.lines
+                .iter()
+                .enumerate()
+                .map(move |(no, line)| (new.row.id, no, line))
+        });
+        qb.push(
             "INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) ",
         );
         qb.push_values(lines, |mut b, (payment_id, line_no, line)| {
@@ -916,7 +919,6 @@ pub(super) async fn insert_new_payments(
                 .push_bind(line.agency_id)
                 .push_bind(line.amount_fils);
         });
-        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }
@@ -926,12 +928,11 @@ pub(super) async fn insert_receipts(tx: &mut Tx, receipts: &[(i64, Uuid)]) -> Re
     if receipts.is_empty() {
         return Ok(());
     }
-    on_db!(tx tx, |c, pg| {
-        let mut qb = sqlx::QueryBuilder::<DbKind>::new("INSERT INTO receipts (no, payment_id) ");
+    at_commit!(tx, |qb, pg| {
+        qb.push("INSERT INTO receipts (no, payment_id) ");
         qb.push_values(receipts, |mut b, (no, payment_id)| {
             b.push_bind(*no).push_bind(*payment_id);
         });
-        qb.build().execute(&mut *c).await?;
     });
     Ok(())
 }

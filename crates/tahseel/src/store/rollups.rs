@@ -10,7 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tahseel_core::time::to_local;
 
-use super::{on_db, Store, Tx};
+use super::{at_commit, on_db, Store, Tx};
 use crate::error::Result;
 
 /// The Bahrain-time business day of an instant.
@@ -62,8 +62,8 @@ pub(super) fn merge(
 pub(super) async fn add(tx: &mut Tx, deltas: &BTreeMap<RollupKey, RollupValues>) -> Result<()> {
     let all: Vec<(&RollupKey, &RollupValues)> = deltas.iter().collect();
     for chunk in all.chunks(500) {
-        on_db!(tx tx, |c, pg| {
-            let mut qb = sqlx::QueryBuilder::<DbKind>::new(
+        at_commit!(tx, |qb, pg| {
+            qb.push(
                 "INSERT INTO daily_rollups (day, agency, service, channel, method, captured_count, captured_fils, refunded_count, refunded_fils) ",
             );
             qb.push_values(chunk, |mut b, (k, v)| {
@@ -84,7 +84,6 @@ pub(super) async fn add(tx: &mut Tx, deltas: &BTreeMap<RollupKey, RollupValues>)
                  refunded_count = daily_rollups.refunded_count + excluded.refunded_count, \
                  refunded_fils = daily_rollups.refunded_fils + excluded.refunded_fils",
             );
-            qb.build().execute(&mut *c).await?;
         });
     }
     Ok(())
