@@ -181,7 +181,7 @@ pub fn receipt_number(no: i64) -> String {
     format!("TH-{no:08}")
 }
 
-const PAYMENT_COLUMNS: &str = "id, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, failure_reason, card_brand, card_last4, receipt_no, created_at, updated_at, captured_at, kiosk";
+const PAYMENT_COLUMNS: &str = payment_columns!();
 
 macro_rules! line_columns {
     () => {
@@ -987,7 +987,6 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         bill.reserve(amount, at)?;
         save_bill(tx, row, &bill, at);
     }
-    let id = new.id;
     let (state, acquirer_ref, next_url) = match &new.session {
         Some(s) => (
             PaymentState::Pending,
@@ -996,16 +995,16 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
         ),
         None => (PaymentState::Created, None, None),
     };
-    tx.defer_new_payment(NewPaymentRows {
+    let rows = NewPaymentRows {
         key: new.idempotency_key.clone(),
         row: PaymentRow {
-            id,
+            id: new.id,
             request_hash: new.request_hash.clone(),
             channel: new.channel.as_str().to_owned(),
             method: new.method.as_str().to_owned(),
             acquirer: new.acquirer.clone(),
-            acquirer_ref: acquirer_ref.clone(),
-            next_url: next_url.clone(),
+            acquirer_ref,
+            next_url,
             total_fils: total.as_i64(),
             fee_fils: new.fee.as_i64(),
             state: state.as_str().to_owned(),
@@ -1038,52 +1037,11 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
                 }
             })
             .collect(),
-    });
-    let lines = new
-        .lines
-        .iter()
-        .map(|(bill_id, amount)| {
-            let bill = &bills[bill_id];
-            LineRecord {
-                bill_id: *bill_id,
-                agency: bill.agency_code.clone(),
-                agency_name: Names {
-                    en: bill.agency_name_en.clone(),
-                    ar: bill.agency_name_ar.clone(),
-                },
-                service: bill.service_code.clone(),
-                service_name: Names {
-                    en: bill.service_name_en.clone(),
-                    ar: bill.service_name_ar.clone(),
-                },
-                reference: bill.reference.clone(),
-                payer: bill.payer.clone(),
-                amount: *amount,
-                agency_id: bill.agency_id,
-            }
-        })
-        .collect();
-    Ok(Inserted::New(Box::new(PaymentRecord {
-        id,
-        state,
-        channel: new.channel,
-        method: new.method,
-        total,
-        fee: new.fee,
-        refunded: Fils::ZERO,
-        lines,
-        acquirer: new.acquirer.clone(),
-        next_url,
-        failure_reason: None,
-        card: None,
-        receipt_number: None,
-        created_at: at,
-        updated_at: at,
-        captured_at: None,
-        kiosk: new.kiosk.clone(),
-        acquirer_ref,
-        request_hash: new.request_hash.clone(),
-    })))
+    };
+    // The answer is the rows as written, read the way a stored payment is.
+    let record = rows.row.clone().record(rows.lines.clone(), Fils::ZERO)?;
+    tx.defer_new_payment(rows);
+    Ok(Inserted::New(Box::new(record)))
 }
 
 /// Moves a created payment to `pending` at the acquirer.
