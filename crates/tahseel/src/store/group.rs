@@ -44,15 +44,30 @@ pub struct GroupStats {
     pub replayed: AtomicU64,
 }
 
-/// Shared by every clone of a `Store`: SQLite's in-process write lock and,
-/// once started, the group-commit queue.
+/// Shared by every clone of a `Store`: SQLite's in-process write lock and
+/// write connection and, once started, the group-commit queue.
 #[derive(Default)]
 pub struct Shared {
     /// SQLite allows one writer at a time; this queues the process's
     /// writers in order instead of leaving them to SQLite's busy handler,
     /// which sleeps and retries (milliseconds each time, unfairly).
     pub(super) sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    /// SQLite: the one connection every write transaction uses. Each
+    /// connection has its own page cache, which SQLite throws away when
+    /// another connection has written since; writes that took turns on
+    /// the pool's connections each began with a cold cache.
+    pub(super) sqlite_writes: Option<sqlx::SqlitePool>,
     group: OnceLock<Queue>,
+}
+
+impl Shared {
+    /// SQLite's: every write transaction on `writes`, a pool of one.
+    pub(super) fn sqlite(writes: sqlx::SqlitePool) -> Shared {
+        Shared {
+            sqlite_writes: Some(writes),
+            ..Shared::default()
+        }
+    }
 }
 
 impl std::fmt::Debug for Shared {

@@ -269,9 +269,15 @@ impl Store {
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
             let pool = SqlitePoolOptions::new()
                 .max_connections((cores * 2).clamp(2, 16) as u32)
+                .connect_with(options.clone())
+                .await?;
+            let writes = SqlitePoolOptions::new()
+                .max_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect_with(options)
                 .await?;
-            Ok(Store::Sqlite(pool, Arc::default()))
+            Ok(Store::Sqlite(pool, Arc::new(group::Shared::sqlite(writes))))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             let options = PgConnectOptions::from_str(url)?;
             let pool = PgPoolOptions::new()
@@ -307,6 +313,7 @@ impl Store {
         let conn = match self {
             Store::Sqlite(pool, shared) => {
                 let turn = shared.sqlite_writer.clone().lock_owned().await;
+                let pool = shared.sqlite_writes.as_ref().unwrap_or(pool);
                 TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
             Store::Postgres(pool, _) => TxConn::Postgres(pool.begin().await?),
@@ -328,7 +335,12 @@ impl Store {
 
     pub async fn close(&self) {
         match self {
-            Store::Sqlite(pool, _) => pool.close().await,
+            Store::Sqlite(pool, shared) => {
+                if let Some(writes) = &shared.sqlite_writes {
+                    writes.close().await;
+                }
+                pool.close().await
+            }
             Store::Postgres(pool, _) => pool.close().await,
         }
     }
