@@ -277,12 +277,6 @@ impl Hub {
             })?
             .clone();
         let hash = auth::request_hash(&serde_json::to_vec(request).expect("request serializes"));
-        // A repeat of a stored request is answered without asking the
-        // acquirer for another session. (A repeat racing its original is
-        // caught when the payment is stored.)
-        if let Some(stored) = self.store.payment_by_key(idempotency_key).await? {
-            return Store::replay(stored, &hash);
-        }
         let mut new = NewPayment {
             id: Uuid::now_v7(),
             channel: request.channel,
@@ -301,9 +295,12 @@ impl Hub {
         };
         // The session is opened first, so that the payment is stored once,
         // already `pending`: one durable write instead of two. If storing
-        // it is then refused (a bill paid meanwhile, a twin request that
-        // won), the payer was never sent to the session, and the acquirer
-        // lets it expire unused.
+        // it is then refused (a bill paid meanwhile), or the key turns out
+        // to be a repeat's (answered with the payment stored for it), the
+        // payer is never sent to the new session, and the acquirer lets it
+        // expire unused. The key is not looked up first: repeats are rare,
+        // and a read before every payment cost more than an unused session
+        // now and then.
         let start = StartRequest {
             payment_id: new.id,
             amount: new.total()?,

@@ -388,7 +388,7 @@ impl Store {
 
     /// A stored payment as the answer to a repeated request, if the
     /// repeat is the same request.
-    pub(crate) fn replay(stored: PaymentRecord, hash: &str) -> Result<Replayable<PaymentRecord>> {
+    fn replay(stored: PaymentRecord, hash: &str) -> Result<Replayable<PaymentRecord>> {
         if stored.request_hash == hash {
             Ok(Replayable::Replayed(stored))
         } else {
