@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::rows::{BillRow, LineRow, PaymentRow};
-use super::{on_db, Tx};
+use super::{Tx, TxConn};
 use crate::error::Result;
 
 /// What a queued write will read.
@@ -140,24 +140,32 @@ struct BatchLine {
     line: LineRow,
 }
 
-/// SQLite: the same rows as one JSON array each (ids as hex, times as
-/// stored), in the shape `rows.rs` decodes.
-mod as_json {
-    pub const PAYMENTS: &str = "SELECT json_group_array(json_object(\
+/// SQLite: every read of a shared transaction in one statement, each
+/// kind of row as one JSON array (ids as hex, times as stored, in the
+/// shape `rows.rs` decodes). Its text never changes: the ids and keys
+/// come as JSON arrays in three parameters, so the statement is prepared
+/// once per connection, not once per batch as a list of placeholders
+/// would be.
+const SQLITE_READ_AHEAD: &str = "WITH \
+    pay(id) AS (SELECT unhex(value) FROM json_each(?1)), \
+    bill(id) AS (SELECT unhex(value) FROM json_each(?2) \
+        UNION SELECT bill_id FROM payment_lines WHERE payment_id IN (SELECT id FROM pay)) \
+    SELECT \
+    (SELECT json_group_array(json_object(\
         'id', lower(hex(id)), 'request_hash', request_hash, 'channel', channel, 'method', method, \
         'acquirer', acquirer, 'acquirer_ref', acquirer_ref, 'next_url', next_url, 'total_fils', total_fils, \
         'fee_fils', fee_fils, 'state', state, 'failure_reason', failure_reason, 'card_brand', card_brand, \
         'card_last4', card_last4, 'receipt_no', receipt_no, 'created_at', created_at, \
         'updated_at', updated_at, 'captured_at', captured_at, 'kiosk', kiosk)) \
-        FROM payments WHERE id IN (";
-    pub const LINES: &str = "SELECT json_group_array(json_object(\
+        FROM payments WHERE id IN (SELECT id FROM pay)), \
+    (SELECT json_group_array(json_object(\
         'payment_id', lower(hex(l.payment_id)), 'line_no', l.line_no, 'bill_id', lower(hex(l.bill_id)), \
         'agency_id', lower(hex(l.agency_id)), 'agency_code', a.code, 'agency_name_en', a.name_en, \
         'agency_name_ar', a.name_ar, 'service_code', s.code, 'service_name_en', s.name_en, \
         'service_name_ar', s.name_ar, 'reference', b.reference, 'payer', b.payer, 'amount_fils', l.amount_fils)) \
         FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id \
-        JOIN services s ON s.id = b.service_id WHERE l.payment_id IN (";
-    pub const BILLS: &str = "SELECT json_group_array(json_object(\
+        JOIN services s ON s.id = b.service_id WHERE l.payment_id IN (SELECT id FROM pay)), \
+    (SELECT json_group_array(json_object(\
         'id', lower(hex(b.id)), 'agency_id', lower(hex(b.agency_id)), 'agency_code', a.code, \
         'agency_name_en', a.name_en, 'agency_name_ar', a.name_ar, 'service_code', s.code, \
         'service_name_en', s.name_en, 'service_name_ar', s.name_ar, \
@@ -167,12 +175,26 @@ mod as_json {
         'due_date', b.due_date, 'expires_at', b.expires_at, 'state', b.state, \
         'created_at', b.created_at, 'updated_at', b.updated_at)) \
         FROM bills b JOIN agencies a ON a.id = b.agency_id JOIN services s ON s.id = b.service_id \
-        WHERE b.id IN (";
-    pub const KEYS: &str = "SELECT json_group_array(json_array(idempotency_key, lower(hex(id)))) \
-        FROM payments WHERE idempotency_key IN (";
+        WHERE b.id IN (SELECT id FROM bill)), \
+    (SELECT json_group_array(json_array(idempotency_key, lower(hex(id)))) \
+        FROM payments WHERE idempotency_key IN (SELECT value FROM json_each(?3))), \
+    (SELECT MAX(n) FROM (SELECT MAX(no) AS n FROM receipts \
+        UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'receipts')), \
+    (SELECT MAX(n) FROM (SELECT MAX(id) AS n FROM journal_entries \
+        UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'journal_entries'))";
+
+/// What a shared transaction read ahead, before it is kept in `Prefetched`.
+#[derive(Default)]
+struct ReadAhead {
+    payments: Vec<PaymentRow>,
+    lines: Vec<BatchLine>,
+    bills: Vec<BillRow>,
+    keys: Vec<(String, Uuid)>,
+    /// Receipt numbers and journal entry ids, if any write wants them.
+    numbers: Option<(Numbers, Numbers)>,
 }
 
-/// The rows of a SQLite `as_json` query.
+/// The rows of one of SQLite's JSON arrays.
 fn from_json<T: serde::de::DeserializeOwned>(array: &str) -> Result<Vec<T>> {
     serde_json::from_str(array)
         .map_err(|e| crate::error::Error::Database(sqlx::Error::Decode(Box::new(e))))
@@ -186,133 +208,179 @@ macro_rules! payment_columns {
 pub(super) use payment_columns;
 
 impl Tx {
-    /// Reads (and on PostgreSQL locks) what `reads` names, in at most four
-    /// queries: payments, their lines, every bill involved, then the keys.
-    /// Keys come last, after the bills are locked: as for a single new
-    /// payment, a concurrent twin has then either committed or not begun.
+    /// Reads (and on PostgreSQL locks) what `reads` names, and keeps it
+    /// for the writes to take.
     pub(super) async fn prefetch(&mut self, reads: &Reads) -> Result<()> {
         if reads.is_empty() {
             return Ok(());
         }
-        let mut bill_ids = reads.bills.clone();
-        if !reads.payments.is_empty() {
-            let (payments, mut lines): (Vec<PaymentRow>, Vec<BatchLine>) = on_db!(tx self, |c, pg| {
-                let query = |head: &str, tail: &str| {
-                    let mut qb = sqlx::QueryBuilder::<DbKind>::new(head);
-                    let mut list = qb.separated(", ");
-                    reads.payments.iter().for_each(|id| { list.push_bind(*id); });
-                    qb.push(tail);
-                    qb
-                };
-                if pg {
-                    let payments = query(concat!("SELECT ", payment_columns!(), " FROM payments WHERE id IN ("), ") ORDER BY id FOR UPDATE")
-                        .build_query_as().fetch_all(&mut *c).await?;
-                    let lines = query(concat!("SELECT l.payment_id, ", super::payments::line_columns!(), " WHERE l.payment_id IN ("), ")")
-                        .build_query_as().fetch_all(&mut *c).await?;
-                    (payments, lines)
-                } else {
-                    let payments: String = query(as_json::PAYMENTS, ")").build_query_scalar().fetch_one(&mut *c).await?;
-                    let lines: String = query(as_json::LINES, ")").build_query_scalar().fetch_one(&mut *c).await?;
-                    (from_json(&payments)?, from_json(&lines)?)
-                }
-            });
-            lines.sort_unstable_by_key(|l| (l.payment_id, l.line_no));
-            for row in payments {
-                self.prefetched.payments.insert(row.id, row);
-            }
-            for BatchLine {
-                payment_id, line, ..
-            } in lines
-            {
-                bill_ids.push(line.bill_id);
-                self.prefetched
-                    .lines
-                    .entry(payment_id)
-                    .or_default()
-                    .push(line);
-            }
-            // A payment found with no lines has none: say so too.
-            for id in self.prefetched.payments.keys() {
-                self.prefetched.lines.entry(*id).or_default();
-            }
+        self.ensure_savepoint().await?;
+        let ReadAhead {
+            payments,
+            mut lines,
+            bills,
+            keys,
+            numbers,
+        } = match &mut self.conn {
+            TxConn::Sqlite(t, _) => read_ahead_sqlite(t, reads).await?,
+            TxConn::Postgres(t) => read_ahead_postgres(t, reads).await?,
+        };
+        lines.sort_unstable_by_key(|l| (l.payment_id, l.line_no));
+        for row in payments {
+            self.prefetched.payments.insert(row.id, row);
         }
-        bill_ids.sort_unstable();
-        bill_ids.dedup();
-        if !bill_ids.is_empty() {
-            let bills: Vec<BillRow> = on_db!(tx self, |c, pg| {
-                let head = if pg { concat!(super::bills::bill_select!(), "WHERE b.id IN (") } else { as_json::BILLS };
-                let mut qb = sqlx::QueryBuilder::<DbKind>::new(head);
-                let mut list = qb.separated(", ");
-                bill_ids.iter().for_each(|id| { list.push_bind(*id); });
-                if pg {
-                    qb.push(") ORDER BY b.id FOR UPDATE OF b");
-                    qb.build_query_as().fetch_all(&mut *c).await?
-                } else {
-                    qb.push(")");
-                    let bills: String = qb.build_query_scalar().fetch_one(&mut *c).await?;
-                    from_json(&bills)?
-                }
-            });
-            for row in bills {
-                self.prefetched.bills.insert(row.id, row);
-            }
+        for BatchLine {
+            payment_id, line, ..
+        } in lines
+        {
+            self.prefetched
+                .lines
+                .entry(payment_id)
+                .or_default()
+                .push(line);
         }
-        if reads.receipts > 0 || reads.entries > 0 {
-            let (receipts, entries) = on_db!(tx self, |c, pg| {
-                if pg {
-                    let drawn: Vec<(bool, i64)> = sqlx::query_as(
-                        "SELECT true, nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1) \
-                         UNION ALL SELECT false, nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, $2)",
-                    )
-                    .bind(reads.receipts as i64)
-                    .bind(reads.entries as i64)
-                    .fetch_all(&mut *c)
-                    .await?;
-                    let (receipts, entries): (Vec<_>, Vec<_>) = drawn.into_iter().partition(|(receipt, _)| *receipt);
-                    let sorted = |mut drawn: Vec<(bool, i64)>| {
-                        drawn.sort_unstable();
-                        drawn.into_iter().map(|(_, n)| n).collect::<std::collections::VecDeque<_>>()
-                    };
-                    let (receipts, entries) = (sorted(receipts), sorted(entries));
-                    (Numbers::Drawn(receipts), Numbers::Drawn(entries))
-                } else {
-                    // AUTOINCREMENT never reuses a number, even one whose
-                    // row is gone: the next is past both.
-                    let (receipts, entries): (Option<i64>, Option<i64>) = sqlx::query_as(
-                        "SELECT (SELECT MAX(n) FROM (SELECT MAX(no) AS n FROM receipts \
-                         UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'receipts')), \
-                         (SELECT MAX(n) FROM (SELECT MAX(id) AS n FROM journal_entries \
-                         UNION ALL SELECT seq FROM sqlite_sequence WHERE name = 'journal_entries'))",
-                    )
-                    .fetch_one(&mut *c)
-                    .await?;
-                    (Numbers::Next(receipts.unwrap_or(0) + 1), Numbers::Next(entries.unwrap_or(0) + 1))
-                }
-            });
+        // A payment found with no lines has none: say so too.
+        for id in self.prefetched.payments.keys() {
+            self.prefetched.lines.entry(*id).or_default();
+        }
+        for row in bills {
+            self.prefetched.bills.insert(row.id, row);
+        }
+        if let Some((receipts, entries)) = numbers {
             self.deferred.receipt_numbers = receipts;
             self.deferred.entry_ids = entries;
         }
-        if !reads.keys.is_empty() {
-            let found: Vec<(String, Uuid)> = on_db!(tx self, |c, pg| {
-                let head = if pg { "SELECT idempotency_key, id FROM payments WHERE idempotency_key IN (" } else { as_json::KEYS };
-                let mut qb = sqlx::QueryBuilder::<DbKind>::new(head);
-                let mut list = qb.separated(", ");
-                reads.keys.iter().for_each(|k| { list.push_bind(k.clone()); });
-                qb.push(")");
-                if pg {
-                    qb.build_query_as().fetch_all(&mut *c).await?
-                } else {
-                    let found: String = qb.build_query_scalar().fetch_one(&mut *c).await?;
-                    from_json(&found)?
-                }
-            });
-            for key in &reads.keys {
-                self.prefetched.keys.insert(key.clone(), None);
-            }
-            for (key, id) in found {
-                self.prefetched.keys.insert(key, Some(id));
-            }
+        for key in &reads.keys {
+            self.prefetched.keys.insert(key.clone(), None);
+        }
+        for (key, id) in keys {
+            self.prefetched.keys.insert(key, Some(id));
         }
         Ok(())
     }
+}
+
+/// SQLite: one statement, one hand-over to the connection's thread. Row
+/// locks need no order here: `BEGIN IMMEDIATE` took the database's one
+/// write lock.
+async fn read_ahead_sqlite(c: &mut sqlx::SqliteConnection, reads: &Reads) -> Result<ReadAhead> {
+    let hex = |ids: &[Uuid]| {
+        let hex: Vec<String> = ids.iter().map(|id| id.simple().to_string()).collect();
+        serde_json::Value::from(hex).to_string()
+    };
+    let keys = serde_json::Value::from(reads.keys.clone()).to_string();
+    let (payments, lines, bills, found, receipts, entries): (
+        String,
+        String,
+        String,
+        String,
+        Option<i64>,
+        Option<i64>,
+    ) = sqlx::query_as(SQLITE_READ_AHEAD)
+        .bind(hex(&reads.payments))
+        .bind(hex(&reads.bills))
+        .bind(keys)
+        .fetch_one(&mut *c)
+        .await?;
+    // AUTOINCREMENT never reuses a number, even one whose row is gone: the
+    // next is past both the highest row and the table's sequence. The
+    // transaction is the only writer, so its numbers follow without gaps.
+    let numbers = (reads.receipts > 0 || reads.entries > 0).then(|| {
+        (
+            Numbers::Next(receipts.unwrap_or(0) + 1),
+            Numbers::Next(entries.unwrap_or(0) + 1),
+        )
+    });
+    Ok(ReadAhead {
+        payments: from_json(&payments)?,
+        lines: from_json(&lines)?,
+        bills: from_json(&bills)?,
+        keys: from_json(&found)?,
+        numbers,
+    })
+}
+
+/// PostgreSQL: payments, their lines, every bill involved, the numbers,
+/// then the keys, locking payments and bills in id order. Keys come last,
+/// after the bills are locked: as for a single new payment, a concurrent
+/// twin has then either committed or not begun.
+async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Result<ReadAhead> {
+    type Qb = sqlx::QueryBuilder<sqlx::Postgres>;
+    let mut read = ReadAhead::default();
+    let mut bill_ids = reads.bills.clone();
+    if !reads.payments.is_empty() {
+        let query = |head: &str, tail: &str| {
+            let mut qb = Qb::new(head);
+            let mut list = qb.separated(", ");
+            reads.payments.iter().for_each(|id| {
+                list.push_bind(*id);
+            });
+            qb.push(tail);
+            qb
+        };
+        read.payments = query(
+            concat!(
+                "SELECT ",
+                payment_columns!(),
+                " FROM payments WHERE id IN ("
+            ),
+            ") ORDER BY id FOR UPDATE",
+        )
+        .build_query_as()
+        .fetch_all(&mut *c)
+        .await?;
+        read.lines = query(
+            concat!(
+                "SELECT l.payment_id, ",
+                super::payments::line_columns!(),
+                " WHERE l.payment_id IN ("
+            ),
+            ")",
+        )
+        .build_query_as()
+        .fetch_all(&mut *c)
+        .await?;
+        bill_ids.extend(read.lines.iter().map(|l| l.line.bill_id));
+    }
+    bill_ids.sort_unstable();
+    bill_ids.dedup();
+    if !bill_ids.is_empty() {
+        let mut qb = Qb::new(concat!(super::bills::bill_select!(), "WHERE b.id IN ("));
+        let mut list = qb.separated(", ");
+        bill_ids.iter().for_each(|id| {
+            list.push_bind(*id);
+        });
+        qb.push(") ORDER BY b.id FOR UPDATE OF b");
+        read.bills = qb.build_query_as().fetch_all(&mut *c).await?;
+    }
+    if reads.receipts > 0 || reads.entries > 0 {
+        let drawn: Vec<(bool, i64)> = sqlx::query_as(
+            "SELECT true, nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1) \
+             UNION ALL SELECT false, nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, $2)",
+        )
+        .bind(reads.receipts as i64)
+        .bind(reads.entries as i64)
+        .fetch_all(&mut *c)
+        .await?;
+        let (receipts, entries): (Vec<_>, Vec<_>) =
+            drawn.into_iter().partition(|(receipt, _)| *receipt);
+        let sorted = |mut drawn: Vec<(bool, i64)>| {
+            drawn.sort_unstable();
+            drawn.into_iter().map(|(_, n)| n).collect()
+        };
+        read.numbers = Some((
+            Numbers::Drawn(sorted(receipts)),
+            Numbers::Drawn(sorted(entries)),
+        ));
+    }
+    if !reads.keys.is_empty() {
+        let mut qb = Qb::new("SELECT idempotency_key, id FROM payments WHERE idempotency_key IN (");
+        let mut list = qb.separated(", ");
+        reads.keys.iter().for_each(|k| {
+            list.push_bind(k.clone());
+        });
+        qb.push(")");
+        read.keys = qb.build_query_as().fetch_all(&mut *c).await?;
+    }
+    Ok(read)
 }
