@@ -178,6 +178,8 @@ async fn an_idempotency_key_replays_the_same_payment_and_refuses_another_body() 
         assert_eq!(again.headers["idempotent-replayed"], "true");
         assert_eq!(again.body["id"], first.body["id"]);
         assert_eq!(again.body["next_url"], first.body["next_url"]);
+        // The repeat reserved nothing more: the bill is held once.
+        assert_eq!(app.bill_as(&gdt, &a).await["amount_payable_now"], "0.000");
 
         let other = app.pay("portal", &[(&b, "7.000")], &key).await;
         assert_eq!(other.status, StatusCode::CONFLICT);
