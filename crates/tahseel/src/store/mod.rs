@@ -327,6 +327,18 @@ impl Store {
         })
     }
 
+    /// Refreshes PostgreSQL's planner statistics. It plans from them, and
+    /// on tables that grew fast since they were last analyzed (a fresh
+    /// database filled at once) it can choose to scan a whole table where
+    /// an index lookup is right. SQLite's planner prefers the indexes
+    /// without statistics, so there this does nothing.
+    pub async fn analyze(&self) -> Result<()> {
+        if let Store::Postgres(pool, _) = self {
+            sqlx::query("ANALYZE").execute(pool).await?;
+        }
+        Ok(())
+    }
+
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<()> {
         on_db!(pool self, |c, pg| sqlx::query("SELECT 1").execute(c).await.map(|_| ()))?;
