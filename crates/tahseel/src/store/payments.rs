@@ -190,7 +190,6 @@ macro_rules! line_columns {
          FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id JOIN services s ON s.id = b.service_id"
     };
 }
-pub(super) use line_columns;
 
 macro_rules! line_select {
     () => {

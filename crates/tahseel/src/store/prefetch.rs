@@ -130,12 +130,21 @@ impl Prefetched {
     }
 }
 
+/// A payment line as stored, without what it shows of its bill.
+#[derive(sqlx::FromRow)]
+struct StoredLine {
+    payment_id: Uuid,
+    line_no: i32,
+    bill_id: Uuid,
+    agency_id: Uuid,
+    amount_fils: i64,
+}
+
 /// One line of several payments' lines, with the payment it belongs to.
-#[derive(sqlx::FromRow, serde::Deserialize)]
+#[derive(serde::Deserialize)]
 struct BatchLine {
     payment_id: Uuid,
     line_no: i32,
-    #[sqlx(flatten)]
     #[serde(flatten)]
     line: LineRow,
 }
@@ -308,6 +317,7 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
     type Qb = sqlx::QueryBuilder<sqlx::Postgres>;
     let mut read = ReadAhead::default();
     let mut bill_ids = reads.bills.clone();
+    let mut lines: Vec<StoredLine> = Vec::new();
     if !reads.payments.is_empty() {
         let query = |head: &str, tail: &str| {
             let mut qb = Qb::new(head);
@@ -329,18 +339,18 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
         .build_query_as()
         .fetch_all(&mut *c)
         .await?;
-        read.lines = query(
-            concat!(
-                "SELECT l.payment_id, ",
-                super::payments::line_columns!(),
-                " WHERE l.payment_id IN ("
-            ),
+        // The lines alone: what they show of their bills is filled in from
+        // the bills read next. Joined to the bills here, the statement's
+        // plan rested on statistics: on tables grown since their last
+        // analyze, the planner hashed every bill to find a batch's few.
+        lines = query(
+            "SELECT payment_id, line_no, bill_id, agency_id, amount_fils FROM payment_lines WHERE payment_id IN (",
             ")",
         )
         .build_query_as()
         .fetch_all(&mut *c)
         .await?;
-        bill_ids.extend(read.lines.iter().map(|l| l.line.bill_id));
+        bill_ids.extend(lines.iter().map(|l| l.bill_id));
     }
     bill_ids.sort_unstable();
     bill_ids.dedup();
@@ -353,6 +363,20 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
         qb.push(") ORDER BY b.id FOR UPDATE OF b");
         read.bills = qb.build_query_as().fetch_all(&mut *c).await?;
     }
+    let bills: HashMap<Uuid, &BillRow> = read.bills.iter().map(|b| (b.id, b)).collect();
+    read.lines = lines
+        .into_iter()
+        .map(|l| {
+            let bill = bills
+                .get(&l.bill_id)
+                .ok_or(crate::error::Error::NotFound("bill"))?;
+            Ok(BatchLine {
+                payment_id: l.payment_id,
+                line_no: l.line_no,
+                line: LineRow::on(bill, l.agency_id, l.amount_fils),
+            })
+        })
+        .collect::<Result<_>>()?;
     if reads.receipts > 0 || reads.entries > 0 {
         let drawn: Vec<(bool, i64)> = sqlx::query_as(
             "SELECT true, nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1) \

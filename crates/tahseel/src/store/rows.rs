@@ -90,6 +90,26 @@ pub(super) struct LineRow {
     pub amount_fils: i64,
 }
 
+impl LineRow {
+    /// A line of `amount_fils` on `bill`, showing the bill's agency,
+    /// service, reference and payer.
+    pub fn on(bill: &BillRow, agency_id: Uuid, amount_fils: i64) -> LineRow {
+        LineRow {
+            bill_id: bill.id,
+            agency_id,
+            agency_code: bill.agency_code.clone(),
+            agency_name_en: bill.agency_name_en.clone(),
+            agency_name_ar: bill.agency_name_ar.clone(),
+            service_code: bill.service_code.clone(),
+            service_name_en: bill.service_name_en.clone(),
+            service_name_ar: bill.service_name_ar.clone(),
+            reference: bill.reference.clone(),
+            payer: bill.payer.clone(),
+            amount_fils,
+        }
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(super) struct RefundRow {
     pub id: Uuid,

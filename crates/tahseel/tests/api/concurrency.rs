@@ -391,3 +391,87 @@ async fn writes_sharing_one_transaction_keep_every_guarantee() {
         app.assert_ledger_ok().await;
     }
 }
+
+/// Baskets of bills from two agencies, captured by notices that share
+/// transactions: each line is paid to its own agency. (A shared
+/// transaction reads its payments' lines ahead, with what each shows of
+/// its bill, for all its captures at once.)
+#[tokio::test]
+async fn baskets_captured_in_shared_transactions_pay_each_line_to_its_agency() {
+    for app in backends().await {
+        let app = Arc::new(app);
+        let gdt = app.agency_key("GDT").await;
+        let ewa = app.agency_key("EWA").await;
+        app.sim.set_faults(Faults {
+            drop_callbacks: true,
+            ..Faults::default()
+        });
+        let (gdt_before, ewa_before) = (
+            app.balance("agency:GDT:payable").await,
+            app.balance("agency:EWA:payable").await,
+        );
+        let mut payments = Vec::new();
+        let (mut to_gdt, mut to_ewa) = (0, 0);
+        for i in 0..30 {
+            let (fine, bill) = (format!("{}.125", i + 1), format!("{}.500", i + 2));
+            let a = app.bill(&gdt, "traffic-fines", "850101234", &fine).await;
+            let b = app
+                .bill(&ewa, "electricity-water", "850101234", &bill)
+                .await;
+            let created = app
+                .pay(
+                    "mobile",
+                    &[(&a, &fine), (&b, &bill)],
+                    &Uuid::new_v4().to_string(),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", app.label);
+            let next_url = created.body["next_url"].as_str().unwrap().to_owned();
+            assert_eq!(
+                app.submit_card(&next_url, APPROVE).await,
+                StatusCode::SEE_OTHER
+            );
+            let (fine, bill) = (Fils::parse(&fine).unwrap(), Fils::parse(&bill).unwrap());
+            to_gdt += fine.as_i64();
+            to_ewa += bill.as_i64();
+            payments.push((
+                created.body["id"].as_str().unwrap().to_owned(),
+                next_url.rsplit('/').next().unwrap().to_owned(),
+                fine.checked_add(bill).unwrap(),
+            ));
+        }
+        let replays_before = group_replays(&app);
+        let (transactions_before, writes_before, _) = group_counts(&app);
+        let mut tasks = tokio::task::JoinSet::new();
+        for (id, session, amount) in &payments {
+            let (app, notice) = (app.clone(), signed_approval(id, session, *amount));
+            tasks.spawn(async move { send_notice(&app, notice).await });
+        }
+        while let Some(status) = tasks.join_next().await {
+            assert_eq!(status.unwrap(), StatusCode::OK, "{}", app.label);
+        }
+        let (transactions, writes, _) = group_counts(&app);
+        assert!(
+            transactions - transactions_before < writes - writes_before,
+            "{}: the captures shared transactions",
+            app.label
+        );
+        assert_eq!(group_replays(&app), replays_before, "{}", app.label);
+        for (id, _, _) in &payments {
+            assert_eq!(app.payment(id).await["state"], "captured", "{}", app.label);
+        }
+        assert_eq!(
+            app.balance("agency:GDT:payable").await - gdt_before,
+            -to_gdt,
+            "{}: the traffic lines are owed to GDT",
+            app.label
+        );
+        assert_eq!(
+            app.balance("agency:EWA:payable").await - ewa_before,
+            -to_ewa,
+            "{}: the electricity lines are owed to EWA",
+            app.label
+        );
+        app.assert_ledger_ok().await;
+    }
+}
