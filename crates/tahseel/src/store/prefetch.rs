@@ -1,10 +1,10 @@
 //! Reading a shared transaction's rows up front. Each queued write says
 //! which payments, bills and idempotency keys it will read; the shared
-//! transaction reads them for all its writes in a few multi-row queries
-//! (locking them on PostgreSQL, in id order) instead of a few queries per
-//! write.
+//! transaction reads them for all its writes at once instead of a few
+//! queries per write: on SQLite in one statement, on PostgreSQL in a few
+//! multi-row queries (locking payments and bills in id order).
 //!
-//! On SQLite each query returns its rows as one JSON array: sqlx hands
+//! On SQLite each kind of row comes back as one JSON array: sqlx hands
 //! every result row over from the connection's thread on its own, a
 //! thread wake-up each, and a batch reads a hundred rows or more.
 //!
