@@ -1021,19 +1021,7 @@ async fn insert_payment_in(tx: &mut Tx, new: &NewPayment, total: Fils) -> Result
             .iter()
             .map(|(bill_id, amount)| {
                 let bill = &bills[bill_id];
-                LineRow {
-                    bill_id: *bill_id,
-                    agency_id: bill.agency_id,
-                    agency_code: bill.agency_code.clone(),
-                    agency_name_en: bill.agency_name_en.clone(),
-                    agency_name_ar: bill.agency_name_ar.clone(),
-                    service_code: bill.service_code.clone(),
-                    service_name_en: bill.service_name_en.clone(),
-                    service_name_ar: bill.service_name_ar.clone(),
-                    reference: bill.reference.clone(),
-                    payer: bill.payer.clone(),
-                    amount_fils: amount.as_i64(),
-                }
+                LineRow::on(bill, bill.agency_id, amount.as_i64())
             })
             .collect(),
     };

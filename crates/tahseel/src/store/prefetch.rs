@@ -130,23 +130,17 @@ impl Prefetched {
     }
 }
 
-/// A payment line as stored, without what it shows of its bill.
-#[derive(sqlx::FromRow)]
+/// A payment line as stored, without what it shows of its bill: that is
+/// filled in from the bill, which is read ahead too. (Joined to the bills,
+/// the lines' plan on PostgreSQL rested on statistics: on tables grown
+/// since their last analyze, it hashed every bill to find a batch's few.)
+#[derive(sqlx::FromRow, serde::Deserialize)]
 struct StoredLine {
     payment_id: Uuid,
     line_no: i32,
     bill_id: Uuid,
     agency_id: Uuid,
     amount_fils: i64,
-}
-
-/// One line of several payments' lines, with the payment it belongs to.
-#[derive(serde::Deserialize)]
-struct BatchLine {
-    payment_id: Uuid,
-    line_no: i32,
-    #[serde(flatten)]
-    line: LineRow,
 }
 
 /// SQLite: every read of a shared transaction in one statement, each
@@ -168,12 +162,9 @@ const SQLITE_READ_AHEAD: &str = "WITH \
         'updated_at', updated_at, 'captured_at', captured_at, 'kiosk', kiosk)) \
         FROM payments WHERE id IN (SELECT id FROM pay)), \
     (SELECT json_group_array(json_object(\
-        'payment_id', lower(hex(l.payment_id)), 'line_no', l.line_no, 'bill_id', lower(hex(l.bill_id)), \
-        'agency_id', lower(hex(l.agency_id)), 'agency_code', a.code, 'agency_name_en', a.name_en, \
-        'agency_name_ar', a.name_ar, 'service_code', s.code, 'service_name_en', s.name_en, \
-        'service_name_ar', s.name_ar, 'reference', b.reference, 'payer', b.payer, 'amount_fils', l.amount_fils)) \
-        FROM payment_lines l JOIN bills b ON b.id = l.bill_id JOIN agencies a ON a.id = l.agency_id \
-        JOIN services s ON s.id = b.service_id WHERE l.payment_id IN (SELECT id FROM pay)), \
+        'payment_id', lower(hex(payment_id)), 'line_no', line_no, 'bill_id', lower(hex(bill_id)), \
+        'agency_id', lower(hex(agency_id)), 'amount_fils', amount_fils)) \
+        FROM payment_lines WHERE payment_id IN (SELECT id FROM pay)), \
     (SELECT json_group_array(json_object(\
         'id', lower(hex(b.id)), 'agency_id', lower(hex(b.agency_id)), 'agency_code', a.code, \
         'agency_name_en', a.name_en, 'agency_name_ar', a.name_ar, 'service_code', s.code, \
@@ -196,7 +187,7 @@ const SQLITE_READ_AHEAD: &str = "WITH \
 #[derive(Default)]
 struct ReadAhead {
     payments: Vec<PaymentRow>,
-    lines: Vec<BatchLine>,
+    lines: Vec<StoredLine>,
     bills: Vec<BillRow>,
     keys: Vec<(String, Uuid)>,
     /// Receipt numbers and journal entry ids, if any write wants them.
@@ -238,22 +229,25 @@ impl Tx {
         for row in payments {
             self.prefetched.payments.insert(row.id, row);
         }
-        for BatchLine {
-            payment_id, line, ..
-        } in lines
-        {
+        for row in bills {
+            self.prefetched.bills.insert(row.id, row);
+        }
+        for line in lines {
+            let bill = self
+                .prefetched
+                .bills
+                .get(&line.bill_id)
+                .ok_or(crate::error::Error::NotFound("bill"))?;
+            let row = LineRow::on(bill, line.agency_id, line.amount_fils);
             self.prefetched
                 .lines
-                .entry(payment_id)
+                .entry(line.payment_id)
                 .or_default()
-                .push(line);
+                .push(row);
         }
         // A payment found with no lines has none: say so too.
         for id in self.prefetched.payments.keys() {
             self.prefetched.lines.entry(*id).or_default();
-        }
-        for row in bills {
-            self.prefetched.bills.insert(row.id, row);
         }
         if let Some((receipts, entries)) = numbers {
             self.deferred.receipt_numbers = receipts;
@@ -317,7 +311,6 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
     type Qb = sqlx::QueryBuilder<sqlx::Postgres>;
     let mut read = ReadAhead::default();
     let mut bill_ids = reads.bills.clone();
-    let mut lines: Vec<StoredLine> = Vec::new();
     if !reads.payments.is_empty() {
         let query = |head: &str, tail: &str| {
             let mut qb = Qb::new(head);
@@ -339,18 +332,14 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
         .build_query_as()
         .fetch_all(&mut *c)
         .await?;
-        // The lines alone: what they show of their bills is filled in from
-        // the bills read next. Joined to the bills here, the statement's
-        // plan rested on statistics: on tables grown since their last
-        // analyze, the planner hashed every bill to find a batch's few.
-        lines = query(
+        read.lines = query(
             "SELECT payment_id, line_no, bill_id, agency_id, amount_fils FROM payment_lines WHERE payment_id IN (",
             ")",
         )
         .build_query_as()
         .fetch_all(&mut *c)
         .await?;
-        bill_ids.extend(lines.iter().map(|l| l.bill_id));
+        bill_ids.extend(read.lines.iter().map(|l| l.bill_id));
     }
     bill_ids.sort_unstable();
     bill_ids.dedup();
@@ -363,20 +352,6 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
         qb.push(") ORDER BY b.id FOR UPDATE OF b");
         read.bills = qb.build_query_as().fetch_all(&mut *c).await?;
     }
-    let bills: HashMap<Uuid, &BillRow> = read.bills.iter().map(|b| (b.id, b)).collect();
-    read.lines = lines
-        .into_iter()
-        .map(|l| {
-            let bill = bills
-                .get(&l.bill_id)
-                .ok_or(crate::error::Error::NotFound("bill"))?;
-            Ok(BatchLine {
-                payment_id: l.payment_id,
-                line_no: l.line_no,
-                line: LineRow::on(bill, l.agency_id, l.amount_fils),
-            })
-        })
-        .collect::<Result<_>>()?;
     if reads.receipts > 0 || reads.entries > 0 {
         let drawn: Vec<(bool, i64)> = sqlx::query_as(
             "SELECT true, nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1) \
