@@ -16,6 +16,7 @@
 mod acquirers;
 mod bills;
 mod catalog;
+mod columns;
 mod events;
 mod group;
 mod history;
@@ -330,8 +331,9 @@ impl Store {
     /// Refreshes PostgreSQL's planner statistics. It plans from them, and
     /// on tables that grew fast since they were last analyzed (a fresh
     /// database filled at once) it can choose to scan a whole table where
-    /// an index lookup is right. SQLite's planner prefers the indexes
-    /// without statistics, so there this does nothing.
+    /// an index lookup is right, and keep that plan (for its foreign-key
+    /// checks too) until the next analyze. SQLite's planner prefers the
+    /// indexes without statistics, so there this does nothing.
     pub async fn analyze(&self) -> Result<()> {
         if let Store::Postgres(pool, _) = self {
             sqlx::query("ANALYZE").execute(pool).await?;
