@@ -1,5 +1,6 @@
 //! Bills: created by agencies, looked up by payers, paid through payments.
 
+use super::columns::{PushRows, Rows};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -237,13 +238,13 @@ pub(super) async fn save_bills(tx: &mut Tx, bills: &BTreeMap<Uuid, BillRow>) -> 
     }
     at_commit!(tx, |qb, pg| {
         qb.push("WITH changed (id, paid, held, state, at) AS (");
-        qb.push_values(bills.values(), |mut b, row| {
-            b.push_bind(row.id)
-                .push_bind(row.amount_paid_fils)
-                .push_bind(row.amount_held_fils)
-                .push_bind(row.state.as_str())
-                .push_bind(row.updated_at);
-        });
+        qb.push_rows(Rows::of(bills.values(), |r, row| {
+            r.uuid(row.id)
+                .bigint(row.amount_paid_fils)
+                .bigint(row.amount_held_fils)
+                .text(&row.state)
+                .time(row.updated_at);
+        }));
         qb.push(
             ") UPDATE bills SET amount_paid_fils = changed.paid, amount_held_fils = changed.held, \
              state = changed.state, updated_at = changed.at FROM changed WHERE bills.id = changed.id",

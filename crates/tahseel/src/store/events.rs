@@ -3,6 +3,7 @@
 //! agency's webhook in order per bill, retried with back-off, dead-lettered
 //! after the last retry, and can always be read back by polling.
 
+use super::columns::{PushRows, Rows};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
@@ -100,17 +101,17 @@ pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()
             qb.push(
                 "INSERT INTO events (id, agency_id, bill_id, kind, payload, created_at, delivery, attempts, next_attempt_at) ",
             );
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.id)
-                    .push_bind(e.agency_id)
-                    .push_bind(e.bill_id)
-                    .push_bind(e.kind.as_str())
-                    .push_bind(e.payload.as_str())
-                    .push_bind(e.at)
-                    .push_bind("pending")
-                    .push_bind(0i32)
-                    .push_bind(e.at);
-            });
+            qb.push_rows(Rows::of(chunk, |r, e| {
+                r.uuid(e.id)
+                    .uuid(e.agency_id)
+                    .opt_uuid(e.bill_id)
+                    .text(&e.kind)
+                    .text(&e.payload)
+                    .time(e.at)
+                    .text("pending")
+                    .int(0)
+                    .time(e.at);
+            }));
         });
     }
     Ok(())

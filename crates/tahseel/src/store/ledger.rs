@@ -1,5 +1,6 @@
 //! Writing journal entries and checking the ledger.
 
+use super::columns::{PushRows, Rows};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tahseel_core::ledger::{JournalEntry, Side};
@@ -109,14 +110,14 @@ pub(super) async fn insert_entries(tx: &mut Tx, entries: &[NewEntry]) -> Result<
     for chunk in entries.chunks(1000) {
         at_commit!(tx, |qb, pg| {
             qb.push("INSERT INTO journal_entries (id, kind, payment_id, refund_id, bill_id, posted_at) ");
-            qb.push_values(chunk, |mut b, e| {
-                b.push_bind(e.id)
-                    .push_bind(e.kind)
-                    .push_bind(e.refs.payment_id)
-                    .push_bind(e.refs.refund_id)
-                    .push_bind(e.refs.bill_id)
-                    .push_bind(e.posted_at);
-            });
+            qb.push_rows(Rows::of(chunk, |r, e| {
+                r.bigint(e.id)
+                    .text(e.kind)
+                    .opt_uuid(e.refs.payment_id)
+                    .opt_uuid(e.refs.refund_id)
+                    .opt_uuid(e.refs.bill_id)
+                    .time(e.posted_at);
+            }));
         });
     }
     Ok(())
@@ -136,12 +137,12 @@ pub(super) async fn insert_postings(tx: &mut Tx, postings: &[NewPosting]) -> Res
     for chunk in postings.chunks(1000) {
         at_commit!(tx, |qb, pg| {
             qb.push("INSERT INTO postings (entry_id, account, side, amount_fils) ");
-            qb.push_values(chunk, |mut b, p| {
-                b.push_bind(p.entry_id)
-                    .push_bind(p.account.as_str())
-                    .push_bind(p.side.as_str())
-                    .push_bind(p.amount_fils);
-            });
+            qb.push_rows(Rows::of(chunk, |r, p| {
+                r.bigint(p.entry_id)
+                    .text(&p.account)
+                    .text(p.side.as_str())
+                    .bigint(p.amount_fils);
+            }));
         });
     }
     Ok(())
@@ -158,11 +159,9 @@ pub(super) async fn add_to_accounts(
     }
     at_commit!(tx, |qb, pg| {
         qb.push("INSERT INTO ledger_accounts (name, debits_fils, credits_fils) ");
-        qb.push_values(totals, |mut b, (name, (debit, credit))| {
-            b.push_bind(name.as_str())
-                .push_bind(*debit)
-                .push_bind(*credit);
-        });
+        qb.push_rows(Rows::of(totals, |r, (name, (debit, credit))| {
+            r.text(name).bigint(*debit).bigint(*credit);
+        }));
         qb.push(
             " ON CONFLICT (name) DO UPDATE SET debits_fils = ledger_accounts.debits_fils + excluded.debits_fils, \
              credits_fils = ledger_accounts.credits_fils + excluded.credits_fils",

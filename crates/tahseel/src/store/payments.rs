@@ -1,6 +1,7 @@
 //! Payments and refunds: every state change in one transaction, with its
 //! bill amounts and ledger entries.
 
+use super::columns::{PushRows, Rows};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -336,18 +337,18 @@ pub(super) async fn save_payments(
         qb.push(
             "WITH changed (id, state, failure_reason, acquirer_ref, next_url, card_brand, card_last4, receipt_no, captured_at, updated_at) AS (",
         );
-        qb.push_values(payments.values(), |mut b, row| {
-            b.push_bind(row.id)
-                .push_bind(row.state.as_str())
-                .push_bind(row.failure_reason.as_deref())
-                .push_bind(row.acquirer_ref.as_deref())
-                .push_bind(row.next_url.as_deref())
-                .push_bind(row.card_brand.as_deref())
-                .push_bind(row.card_last4.as_deref())
-                .push_bind(row.receipt_no)
-                .push_bind(row.captured_at)
-                .push_bind(row.updated_at);
-        });
+        qb.push_rows(Rows::of(payments.values(), |r, row| {
+            r.uuid(row.id)
+                .text(&row.state)
+                .opt_text(row.failure_reason.clone())
+                .opt_text(row.acquirer_ref.clone())
+                .opt_text(row.next_url.clone())
+                .opt_text(row.card_brand.clone())
+                .opt_text(row.card_last4.clone())
+                .opt_bigint(row.receipt_no)
+                .opt_time(row.captured_at)
+                .time(row.updated_at);
+        }));
         qb.push(
             ") UPDATE payments SET state = changed.state, failure_reason = changed.failure_reason, \
              acquirer_ref = changed.acquirer_ref, next_url = changed.next_url, card_brand = changed.card_brand, \
@@ -883,23 +884,23 @@ pub(super) async fn insert_new_payments(
         qb.push(
             "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, created_at, updated_at, kiosk) ",
         );
-        qb.push_values(new.values(), |mut b, new| {
+        qb.push_rows(Rows::of(new.values(), |r, new| {
             let row = &new.row;
-            b.push_bind(row.id)
-                .push_bind(new.key.as_str())
-                .push_bind(row.request_hash.as_str())
-                .push_bind(row.channel.as_str())
-                .push_bind(row.method.as_str())
-                .push_bind(row.acquirer.as_str())
-                .push_bind(row.acquirer_ref.as_deref())
-                .push_bind(row.next_url.as_deref())
-                .push_bind(row.total_fils)
-                .push_bind(row.fee_fils)
-                .push_bind(row.state.as_str())
-                .push_bind(row.created_at)
-                .push_bind(row.updated_at)
-                .push_bind(row.kiosk.as_deref());
-        });
+            r.uuid(row.id)
+                .text(&new.key)
+                .text(&row.request_hash)
+                .text(&row.channel)
+                .text(&row.method)
+                .text(&row.acquirer)
+                .opt_text(row.acquirer_ref.clone())
+                .opt_text(row.next_url.clone())
+                .bigint(row.total_fils)
+                .bigint(row.fee_fils)
+                .text(&row.state)
+                .time(row.created_at)
+                .time(row.updated_at)
+                .opt_text(row.kiosk.clone());
+        }));
     });
     at_commit!(tx, |qb, pg| {
         let lines = new.values().flat_map(|new| {
@@ -911,13 +912,13 @@ pub(super) async fn insert_new_payments(
         qb.push(
             "INSERT INTO payment_lines (payment_id, line_no, bill_id, agency_id, amount_fils) ",
         );
-        qb.push_values(lines, |mut b, (payment_id, line_no, line)| {
-            b.push_bind(payment_id)
-                .push_bind(line_no as i32)
-                .push_bind(line.bill_id)
-                .push_bind(line.agency_id)
-                .push_bind(line.amount_fils);
-        });
+        qb.push_rows(Rows::of(lines, |r, (payment_id, line_no, line)| {
+            r.uuid(payment_id)
+                .int(line_no as i32)
+                .uuid(line.bill_id)
+                .uuid(line.agency_id)
+                .bigint(line.amount_fils);
+        }));
     });
     Ok(())
 }
@@ -929,9 +930,9 @@ pub(super) async fn insert_receipts(tx: &mut Tx, receipts: &[(i64, Uuid)]) -> Re
     }
     at_commit!(tx, |qb, pg| {
         qb.push("INSERT INTO receipts (no, payment_id) ");
-        qb.push_values(receipts, |mut b, (no, payment_id)| {
-            b.push_bind(*no).push_bind(*payment_id);
-        });
+        qb.push_rows(Rows::of(receipts, |r, (no, payment_id)| {
+            r.bigint(*no).uuid(*payment_id);
+        }));
     });
     Ok(())
 }

@@ -308,35 +308,23 @@ async fn read_ahead_sqlite(c: &mut sqlx::SqliteConnection, reads: &Reads) -> Res
 /// after the bills are locked: as for a single new payment, a concurrent
 /// twin has then either committed or not begun.
 async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Result<ReadAhead> {
-    type Qb = sqlx::QueryBuilder<sqlx::Postgres>;
     let mut read = ReadAhead::default();
     let mut bill_ids = reads.bills.clone();
+    // Each list is one array parameter, so every statement's text is fixed
+    // and prepared once per connection, whatever the batch holds.
     if !reads.payments.is_empty() {
-        let query = |head: &str, tail: &str| {
-            let mut qb = Qb::new(head);
-            let mut list = qb.separated(", ");
-            reads.payments.iter().for_each(|id| {
-                list.push_bind(*id);
-            });
-            qb.push(tail);
-            qb
-        };
-        read.payments = query(
-            concat!(
-                "SELECT ",
-                payment_columns!(),
-                " FROM payments WHERE id IN ("
-            ),
-            ") ORDER BY id FOR UPDATE",
-        )
-        .build_query_as()
+        read.payments = sqlx::query_as(concat!(
+            "SELECT ",
+            payment_columns!(),
+            " FROM payments WHERE id = ANY($1) ORDER BY id FOR UPDATE"
+        ))
+        .bind(&reads.payments)
         .fetch_all(&mut *c)
         .await?;
-        read.lines = query(
-            "SELECT payment_id, line_no, bill_id, agency_id, amount_fils FROM payment_lines WHERE payment_id IN (",
-            ")",
+        read.lines = sqlx::query_as(
+            "SELECT payment_id, line_no, bill_id, agency_id, amount_fils FROM payment_lines WHERE payment_id = ANY($1)",
         )
-        .build_query_as()
+        .bind(&reads.payments)
         .fetch_all(&mut *c)
         .await?;
         bill_ids.extend(read.lines.iter().map(|l| l.bill_id));
@@ -344,13 +332,13 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
     bill_ids.sort_unstable();
     bill_ids.dedup();
     if !bill_ids.is_empty() {
-        let mut qb = Qb::new(concat!(super::bills::bill_select!(), "WHERE b.id IN ("));
-        let mut list = qb.separated(", ");
-        bill_ids.iter().for_each(|id| {
-            list.push_bind(*id);
-        });
-        qb.push(") ORDER BY b.id FOR UPDATE OF b");
-        read.bills = qb.build_query_as().fetch_all(&mut *c).await?;
+        read.bills = sqlx::query_as(concat!(
+            super::bills::bill_select!(),
+            "WHERE b.id = ANY($1) ORDER BY b.id FOR UPDATE OF b"
+        ))
+        .bind(&bill_ids)
+        .fetch_all(&mut *c)
+        .await?;
     }
     if reads.receipts > 0 || reads.entries > 0 {
         let drawn: Vec<(bool, i64)> = sqlx::query_as(
@@ -373,13 +361,12 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
         ));
     }
     if !reads.keys.is_empty() {
-        let mut qb = Qb::new("SELECT idempotency_key, id FROM payments WHERE idempotency_key IN (");
-        let mut list = qb.separated(", ");
-        reads.keys.iter().for_each(|k| {
-            list.push_bind(k.clone());
-        });
-        qb.push(")");
-        read.keys = qb.build_query_as().fetch_all(&mut *c).await?;
+        read.keys = sqlx::query_as(
+            "SELECT idempotency_key, id FROM payments WHERE idempotency_key = ANY($1)",
+        )
+        .bind(&reads.keys)
+        .fetch_all(&mut *c)
+        .await?;
     }
     Ok(read)
 }

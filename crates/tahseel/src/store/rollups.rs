@@ -4,6 +4,7 @@
 //! rows instead of millions of payments; `rollups verify` recomputes them
 //! from the ledger.
 
+use super::columns::{PushRows, Rows};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -66,17 +67,17 @@ pub(super) async fn add(tx: &mut Tx, deltas: &BTreeMap<RollupKey, RollupValues>)
             qb.push(
                 "INSERT INTO daily_rollups (day, agency, service, channel, method, captured_count, captured_fils, refunded_count, refunded_fils) ",
             );
-            qb.push_values(chunk, |mut b, (k, v)| {
-                b.push_bind(k.day)
-                    .push_bind(&k.agency)
-                    .push_bind(&k.service)
-                    .push_bind(&k.channel)
-                    .push_bind(&k.method)
-                    .push_bind(v.captured_count)
-                    .push_bind(v.captured_fils)
-                    .push_bind(v.refunded_count)
-                    .push_bind(v.refunded_fils);
-            });
+            qb.push_rows(Rows::of(chunk, |r, (k, v)| {
+                r.date(k.day)
+                    .text(&k.agency)
+                    .text(&k.service)
+                    .text(&k.channel)
+                    .text(&k.method)
+                    .bigint(v.captured_count)
+                    .bigint(v.captured_fils)
+                    .bigint(v.refunded_count)
+                    .bigint(v.refunded_fils);
+            }));
             qb.push(
                 " ON CONFLICT (day, agency, service, channel, method) DO UPDATE SET \
                  captured_count = daily_rollups.captured_count + excluded.captured_count, \
