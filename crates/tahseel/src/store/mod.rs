@@ -77,6 +77,10 @@ pub struct Tx {
     savepoint: Savepoint,
     /// SQLite: the statements `at_commit!` gathered, sent just before COMMIT.
     sqlite_script: Option<sqlx::QueryBuilder<sqlx::Sqlite>>,
+    /// PostgreSQL, while committing: the statements `at_commit!` gathered,
+    /// each a common table expression of one statement (`WITH s0 AS (…),
+    /// s1 AS (…) SELECT 1`), and how many there are.
+    pg_script: Option<(sqlx::QueryBuilder<sqlx::Postgres>, usize)>,
 }
 
 /// Group commit's savepoints are taken lazily: a write whose rows were all
@@ -211,9 +215,13 @@ pub(crate) use on_db;
 /// A statement the transaction sends at commit, built into `$qb` (a
 /// `QueryBuilder` of the backend's `DbKind`). On SQLite the statements
 /// join one script that goes to the connection's thread in one hand-over
-/// (each statement takes its share of the arguments, in order); on
-/// PostgreSQL each is sent at once, since its protocol takes one
-/// statement with parameters at a time.
+/// (each statement takes its share of the arguments, in order). On
+/// PostgreSQL, whose protocol takes one statement with parameters at a
+/// time, those gathered by [`Tx::commit`] become one statement, each a
+/// data-modifying `WITH` of it: one round trip instead of one each. They
+/// all see the database as it was before that statement, so no two may
+/// change the same row; foreign keys are checked at its end. Called
+/// outside the commit, the statement is sent at once.
 macro_rules! at_commit {
     ($tx:expr, |$qb:ident, $pg:ident| $body:expr) => {{
         match &mut ($tx).conn {
@@ -236,10 +244,22 @@ macro_rules! at_commit {
                 type DbKind = sqlx::Postgres;
                 #[allow(unused_variables)]
                 let $pg = true;
-                let mut statement = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
-                let $qb = &mut statement;
-                $body;
-                statement.build().execute(&mut **t).await?;
+                match &mut ($tx).pg_script {
+                    Some((script, count)) => {
+                        script.push(if *count == 0 { "WITH " } else { ", " });
+                        script.push(format_args!("s{count} AS ("));
+                        let $qb = &mut *script;
+                        $body;
+                        script.push(")");
+                        *count += 1;
+                    }
+                    None => {
+                        let mut statement = sqlx::QueryBuilder::<sqlx::Postgres>::new("");
+                        let $qb = &mut statement;
+                        $body;
+                        statement.build().execute(&mut **t).await?;
+                    }
+                }
             }
         }
     }};
@@ -325,6 +345,7 @@ impl Store {
             prefetched: prefetch::Prefetched::default(),
             savepoint: Savepoint::default(),
             sqlite_script: None,
+            pg_script: None,
         })
     }
 
@@ -393,7 +414,24 @@ impl Tx {
     pub async fn commit(mut self) -> Result<()> {
         // The commit ends any open savepoint; the writes below need none.
         self.savepoint.wanted = false;
-        let deferred = std::mem::take(&mut self.deferred);
+        let mut deferred = std::mem::take(&mut self.deferred);
+        // A payment this transaction made and then changed is inserted as
+        // it ended: the commit's statements must not change a row twice.
+        let Deferred {
+            new_payments,
+            payments,
+            ..
+        } = &mut deferred;
+        payments.retain(|id, row| match new_payments.get_mut(id) {
+            Some(new) => {
+                new.row = row.clone();
+                false
+            }
+            None => true,
+        });
+        if let TxConn::Postgres(_) = self.conn {
+            self.pg_script = Some((sqlx::QueryBuilder::new(""), 0));
+        }
         payments::insert_new_payments(&mut self, &deferred.new_payments).await?;
         payments::insert_receipts(&mut self, &deferred.receipts).await?;
         ledger::insert_entries(&mut self, &deferred.entries).await?;
@@ -408,6 +446,14 @@ impl Tx {
         {
             // Its text differs from batch to batch: not worth caching.
             script.build().persistent(false).execute(&mut **t).await?;
+        }
+        if let (Some((mut script, count)), TxConn::Postgres(t)) =
+            (self.pg_script.take(), &mut self.conn)
+        {
+            if count > 0 {
+                // Its text depends only on which tables the batch writes.
+                script.push(" SELECT 1").build().execute(&mut **t).await?;
+            }
         }
         match self.conn {
             TxConn::Sqlite(t, _) => t.commit().await?,

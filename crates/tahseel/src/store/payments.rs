@@ -882,7 +882,8 @@ pub(super) async fn insert_new_payments(
     }
     at_commit!(tx, |qb, pg| {
         qb.push(
-            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, created_at, updated_at, kiosk) ",
+            "INSERT INTO payments (id, idempotency_key, request_hash, channel, method, acquirer, acquirer_ref, next_url, total_fils, fee_fils, state, \
+             failure_reason, card_brand, card_last4, receipt_no, captured_at, created_at, updated_at, kiosk) ",
         );
         qb.push_rows(Rows::of(new.values(), |r, new| {
             let row = &new.row;
@@ -897,6 +898,11 @@ pub(super) async fn insert_new_payments(
                 .bigint(row.total_fils)
                 .bigint(row.fee_fils)
                 .text(&row.state)
+                .opt_text(row.failure_reason.clone())
+                .opt_text(row.card_brand.clone())
+                .opt_text(row.card_last4.clone())
+                .opt_bigint(row.receipt_no)
+                .opt_time(row.captured_at)
                 .time(row.created_at)
                 .time(row.updated_at)
                 .opt_text(row.kiosk.clone());
@@ -1199,4 +1205,110 @@ async fn apply_outcome_in(
         }
     }
     Ok((true, to))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SQLite in a temporary file, and PostgreSQL in a fresh database when
+    /// `TAHSEEL_TEST_DATABASE_URL` names a server.
+    async fn stores() -> Vec<Store> {
+        let dir = std::env::temp_dir().join(format!("tahseel-payments-{}", Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut stores = vec![
+            Store::connect(&format!("sqlite://{}", dir.join("t.db").display()))
+                .await
+                .unwrap(),
+        ];
+        if let Ok(url) = std::env::var("TAHSEEL_TEST_DATABASE_URL") {
+            let name = format!("tahseel_u_{}", Uuid::now_v7().simple());
+            let admin = Store::connect(&url).await.unwrap();
+            if let Store::Postgres(pool, _) = &admin {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(pool)
+                    .await
+                    .unwrap();
+            }
+            let base = url.rsplit_once('/').map(|(b, _)| b).unwrap();
+            stores.push(Store::connect(&format!("{base}/{name}")).await.unwrap());
+        }
+        stores
+    }
+
+    /// The commit writes a payment made and then changed in the same
+    /// transaction once, as it ended: on PostgreSQL its statements run as
+    /// one, where an UPDATE does not see the row an INSERT beside it made.
+    #[tokio::test]
+    async fn a_payment_made_and_captured_in_one_transaction_is_stored_captured() {
+        for store in stores().await {
+            store.migrate().await.unwrap();
+            let bill = crate::demo::load(&store).await.unwrap()[0].id;
+            let amount = store.bill(bill, None).await.unwrap().amount_payable_now;
+            let id = Uuid::now_v7();
+            let new = NewPayment {
+                id,
+                channel: Channel::Portal,
+                method: Method::Debit,
+                lines: vec![(bill, amount)],
+                fee: Fils::ZERO,
+                acquirer: "sim".into(),
+                kiosk: None,
+                idempotency_key: format!("one-tx-{id}"),
+                request_hash: "hash".into(),
+                session: Some(HostedSession {
+                    acquirer_ref: format!("ref-{id}"),
+                    next_url: "http://127.0.0.1/pay".into(),
+                }),
+            };
+            // As in a shared transaction: the receipt number and journal
+            // entry ids are read ahead, so every row waits for the commit.
+            let mut tx = store.begin().await.unwrap();
+            tx.prefetch(&Reads {
+                payments: vec![],
+                bills: vec![bill],
+                keys: vec![new.idempotency_key.clone()],
+                receipts: 1,
+                entries: 4,
+            })
+            .await
+            .unwrap();
+            assert!(matches!(
+                insert_payment_in(&mut tx, &new, amount).await.unwrap(),
+                Inserted::New(_)
+            ));
+            let approved = AcquirerOutcome::Approved {
+                acquirer_ref: format!("ref-{id}"),
+                amount,
+                card_brand: "visa".into(),
+                card_last4: "1111".into(),
+            };
+            let (changed, state) = apply_outcome_in(&mut tx, id, &approved).await.unwrap();
+            assert!(changed && state == PaymentState::Captured);
+            tx.commit().await.unwrap();
+
+            let stored = store.payment(id).await.unwrap();
+            let backend = if matches!(store, Store::Postgres(..)) {
+                "postgres"
+            } else {
+                "sqlite"
+            };
+            assert_eq!(stored.state, PaymentState::Captured, "{backend}");
+            assert!(
+                stored.receipt_number.is_some(),
+                "{backend}: the receipt is on the payment"
+            );
+            assert!(stored.captured_at.is_some(), "{backend}");
+            assert_eq!(
+                store.bill(bill, None).await.unwrap().amount_outstanding,
+                Fils::ZERO,
+                "{backend}"
+            );
+            assert!(
+                store.verify_ledger().await.unwrap().is_empty(),
+                "{backend}: the ledger balances"
+            );
+            store.close().await;
+        }
+    }
 }
