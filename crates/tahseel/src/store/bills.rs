@@ -1,6 +1,5 @@
 //! Bills: created by agencies, looked up by payers, paid through payments.
 
-use super::columns::{PushRows, Rows};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -11,6 +10,7 @@ use tahseel_core::payer::PayerId;
 use tahseel_core::Fils;
 use uuid::Uuid;
 
+use super::columns::{PushRows, Rows};
 use super::rows::BillRow;
 use super::{at_commit, now, on_db, Store, Tx};
 use crate::error::{Error, Result};

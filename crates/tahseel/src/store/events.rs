@@ -3,11 +3,11 @@
 //! agency's webhook in order per bill, retried with back-off, dead-lettered
 //! after the last retry, and can always be read back by polling.
 
-use super::columns::{PushRows, Rows};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::columns::{PushRows, Rows};
 use super::{at_commit, now, on_db, Store, Tx};
 use crate::auth;
 use crate::error::{Error, Result};

@@ -1,12 +1,12 @@
 //! Writing journal entries and checking the ledger.
 
-use super::columns::{PushRows, Rows};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tahseel_core::ledger::{JournalEntry, Side};
 use tahseel_core::Fils;
 use uuid::Uuid;
 
+use super::columns::{PushRows, Rows};
 use super::{at_commit, now, on_db, Store, Tx};
 use crate::error::Result;
 

@@ -1,7 +1,6 @@
 //! Payments and refunds: every state change in one transaction, with its
 //! bill amounts and ledger entries.
 
-use super::columns::{PushRows, Rows};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -15,6 +14,7 @@ use tahseel_core::Fils;
 use uuid::Uuid;
 
 use super::bills::{lock_bill, save_bill};
+use super::columns::{PushRows, Rows};
 use super::ledger::{post_entry, EntryRefs};
 use super::prefetch::{payment_columns, Reads};
 use super::rows::{LineRow, PaymentRow, RefundRow};

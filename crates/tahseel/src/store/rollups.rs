@@ -4,13 +4,13 @@
 //! rows instead of millions of payments; `rollups verify` recomputes them
 //! from the ledger.
 
-use super::columns::{PushRows, Rows};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use tahseel_core::time::to_local;
 
+use super::columns::{PushRows, Rows};
 use super::{at_commit, on_db, Store, Tx};
 use crate::error::Result;
 
