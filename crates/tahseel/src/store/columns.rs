@@ -53,14 +53,15 @@ pub(super) struct Row<'r> {
     at: usize,
 }
 
+/// A setter of `Row` for one column type: `$own` makes the value stored.
 macro_rules! row_setter {
-    ($name:ident, $variant:ident, $ty:ty) => {
+    ($name:ident, $variant:ident, $ty:ty, $own:expr) => {
         pub fn $name(&mut self, value: $ty) -> &mut Self {
             if self.at == self.rows.columns.len() {
                 self.rows.columns.push(Column::$variant(Vec::new()));
             }
             match &mut self.rows.columns[self.at] {
-                Column::$variant(values) => values.push(value),
+                Column::$variant(values) => values.push($own(value)),
                 _ => unreachable!("column {} holds another type in an earlier row", self.at),
             }
             self.at += 1;
@@ -70,27 +71,21 @@ macro_rules! row_setter {
 }
 
 impl Row<'_> {
-    row_setter!(uuid, Uuid, Uuid);
-    row_setter!(opt_uuid, OptUuid, Option<Uuid>);
-    row_setter!(bigint, BigInt, i64);
-    row_setter!(opt_bigint, OptBigInt, Option<i64>);
-    row_setter!(int, Int, i32);
-    row_setter!(opt_text, OptText, Option<String>);
-    row_setter!(time, Time, DateTime<Utc>);
-    row_setter!(opt_time, OptTime, Option<DateTime<Utc>>);
-    row_setter!(date, Date, NaiveDate);
-
-    pub fn text(&mut self, value: &str) -> &mut Self {
-        if self.at == self.rows.columns.len() {
-            self.rows.columns.push(Column::Text(Vec::new()));
-        }
-        match &mut self.rows.columns[self.at] {
-            Column::Text(values) => values.push(value.to_owned()),
-            _ => unreachable!("column {} holds another type in an earlier row", self.at),
-        }
-        self.at += 1;
-        self
-    }
+    row_setter!(uuid, Uuid, Uuid, std::convert::identity);
+    row_setter!(opt_uuid, OptUuid, Option<Uuid>, std::convert::identity);
+    row_setter!(bigint, BigInt, i64, std::convert::identity);
+    row_setter!(opt_bigint, OptBigInt, Option<i64>, std::convert::identity);
+    row_setter!(int, Int, i32, std::convert::identity);
+    row_setter!(text, Text, &str, str::to_owned);
+    row_setter!(opt_text, OptText, Option<String>, std::convert::identity);
+    row_setter!(time, Time, DateTime<Utc>, std::convert::identity);
+    row_setter!(
+        opt_time,
+        OptTime,
+        Option<DateTime<Utc>>,
+        std::convert::identity
+    );
+    row_setter!(date, Date, NaiveDate, std::convert::identity);
 }
 
 impl Rows {
