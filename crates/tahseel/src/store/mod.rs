@@ -280,23 +280,26 @@ impl Store {
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(30))
-                // A larger page cache and memory-mapped reads keep inserts into
-                // big random-keyed indexes from turning into a read per page.
-                .pragma("cache_size", "-32768")
                 .pragma("mmap_size", "536870912");
             // Each SQLite connection runs on its own thread and every statement
             // is a hand-over to it; beyond about two per core, more
             // connections only add thread switches (one writes at a time).
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            // A reader throws its whole page cache away at the first read
+            // after any commit (SQLite's rule in WAL mode), and clearing it
+            // costs in proportion to its size: readers keep a small one.
             let pool = SqlitePoolOptions::new()
                 .max_connections((cores * 2).clamp(2, 16) as u32)
-                .connect_with(options.clone())
+                .connect_with(options.clone().pragma("cache_size", "-2048"))
                 .await?;
+            // The writer's cache stays valid across its own commits. A large
+            // one keeps inserts into big random-keyed indexes from turning
+            // into a read per page.
             let writes = SqlitePoolOptions::new()
                 .max_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(options)
+                .connect_with(options.pragma("cache_size", "-32768"))
                 .await?;
             Ok(Store::Sqlite(pool, Arc::new(group::Shared::sqlite(writes))))
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
