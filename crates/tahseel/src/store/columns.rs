@@ -4,9 +4,9 @@
 //! back out of `unnest`, so a statement's text is the same whatever the
 //! number of rows: it is parsed and planned once per connection, not once
 //! per batch (a `VALUES` list of placeholders makes a new statement for
-//! every row count, and a busy node sees dozens of counts). On SQLite, whose
-//! statements go to the connection's thread as one script, they stay a
-//! `VALUES` list.
+//! every row count, and a busy node sees dozens of counts). On SQLite, which
+//! has no arrays, the rows go as one JSON parameter read by `json_each`:
+//! the same gain, the commit's script prepared once, not once per batch.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{Postgres, QueryBuilder, Sqlite};
@@ -111,7 +111,7 @@ impl Rows {
 }
 
 /// Appends rows as a row source: `SELECT * FROM unnest(…)` on PostgreSQL,
-/// `VALUES (…), (…)` on SQLite. Either can follow `INSERT INTO t (cols)`
+/// `SELECT … FROM json_each(…)` on SQLite. Either can follow `INSERT INTO t (cols)`
 /// or stand in a `WITH name (cols) AS (…)`.
 pub(super) trait PushRows {
     fn push_rows(&mut self, rows: Rows) -> &mut Self;
@@ -145,23 +145,209 @@ impl PushRows for QueryBuilder<Postgres> {
 
 impl PushRows for QueryBuilder<Sqlite> {
     fn push_rows(&mut self, rows: Rows) -> &mut Self {
-        let mut columns = rows.columns;
-        self.push_values(0..rows.len, |mut b, i| {
-            for column in &mut columns {
-                match column {
-                    Column::Uuid(v) => b.push_bind(v[i]),
-                    Column::OptUuid(v) => b.push_bind(v[i]),
-                    Column::BigInt(v) => b.push_bind(v[i]),
-                    Column::OptBigInt(v) => b.push_bind(v[i]),
-                    Column::Int(v) => b.push_bind(v[i]),
-                    Column::Text(v) => b.push_bind(std::mem::take(&mut v[i])),
-                    Column::OptText(v) => b.push_bind(v[i].take()),
-                    Column::Time(v) => b.push_bind(v[i]),
-                    Column::OptTime(v) => b.push_bind(v[i]),
-                    Column::Date(v) => b.push_bind(v[i]),
-                };
+        self.push("SELECT ");
+        for (i, column) in rows.columns.iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
             }
-        });
-        self
+            match column {
+                // Stored as sqlx stores a uuid on SQLite: 16 bytes.
+                Column::Uuid(_) | Column::OptUuid(_) => {
+                    self.push(format_args!("unhex(value ->> {i})"))
+                }
+                _ => self.push(format_args!("value ->> {i}")),
+            };
+        }
+        // `WHERE true` keeps an `ON CONFLICT` after it from reading as a join.
+        self.push(" FROM json_each(")
+            .push_bind(sqlite_json(rows))
+            .push(") WHERE true")
+    }
+}
+
+/// The rows as one JSON array of row arrays, each value written as sqlx
+/// would bind it on SQLite (uuids as hex, times as RFC 3339, dates as
+/// `YYYY-MM-DD`), so that what is stored is the same either way.
+fn sqlite_json(rows: Rows) -> String {
+    use std::fmt::Write;
+    let mut json = String::with_capacity(rows.len * rows.columns.len() * 24 + 2);
+    let text = |json: &mut String, value: &str| {
+        // Writing JSON into a String cannot fail.
+        let escaped = serde_json::to_string(value).expect("a string is JSON");
+        json.push_str(&escaped);
+    };
+    let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+    json.push('[');
+    for i in 0..rows.len {
+        json.push_str(if i == 0 { "[" } else { ",[" });
+        for (c, column) in rows.columns.iter().enumerate() {
+            if c > 0 {
+                json.push(',');
+            }
+            let _ = match column {
+                Column::Uuid(v) => write!(json, "\"{}\"", v[i].simple()),
+                Column::OptUuid(v) => match v[i] {
+                    Some(id) => write!(json, "\"{}\"", id.simple()),
+                    None => write!(json, "null"),
+                },
+                Column::BigInt(v) => write!(json, "{}", v[i]),
+                Column::OptBigInt(v) => match v[i] {
+                    Some(n) => write!(json, "{n}"),
+                    None => write!(json, "null"),
+                },
+                Column::Int(v) => write!(json, "{}", v[i]),
+                Column::Text(v) => {
+                    text(&mut json, &v[i]);
+                    Ok(())
+                }
+                Column::OptText(v) => match &v[i] {
+                    Some(t) => {
+                        text(&mut json, t);
+                        Ok(())
+                    }
+                    None => write!(json, "null"),
+                },
+                Column::Time(v) => write!(json, "\"{}\"", time(&v[i])),
+                Column::OptTime(v) => match &v[i] {
+                    Some(t) => write!(json, "\"{}\"", time(t)),
+                    None => write!(json, "null"),
+                },
+                Column::Date(v) => write!(json, "\"{}\"", v[i].format("%F")),
+            };
+        }
+        json.push(']');
+    }
+    json.push(']');
+    json
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::{Connection, SqliteConnection};
+
+    const COLUMNS: &str = "u, ou, b, ob, i, t, ot, tm, otm, d";
+
+    /// The same values bound one by one, as sqlx binds them.
+    fn bound(q: &mut QueryBuilder<Sqlite>, v: &Values) {
+        let mut s = q.separated(", ");
+        s.push_bind(v.0)
+            .push_bind(v.1)
+            .push_bind(v.2)
+            .push_bind(v.3)
+            .push_bind(v.4)
+            .push_bind(v.5.clone())
+            .push_bind(v.6.clone())
+            .push_bind(v.7)
+            .push_bind(v.8)
+            .push_bind(v.9);
+    }
+
+    type Values = (
+        Uuid,
+        Option<Uuid>,
+        i64,
+        Option<i64>,
+        i32,
+        String,
+        Option<String>,
+        DateTime<Utc>,
+        Option<DateTime<Utc>>,
+        NaiveDate,
+    );
+
+    /// A value sent through `json_each` is stored exactly as sqlx stores
+    /// it when bound: same type and same bytes, so reads and comparisons
+    /// cannot tell which path wrote a row.
+    #[tokio::test]
+    async fn rows_sent_as_json_are_stored_as_bound_values_are() {
+        let mut c = SqliteConnection::connect("sqlite::memory:").await.unwrap();
+        sqlx::query(
+            "CREATE TABLE t (path TEXT, n INTEGER, u BLOB, ou BLOB, b INTEGER, ob INTEGER, i INTEGER, \
+             t TEXT, ot TEXT, tm TEXT, otm TEXT, d TEXT)",
+        )
+        .execute(&mut c)
+        .await
+        .unwrap();
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        let rows: Vec<Values> = vec![
+            (
+                Uuid::now_v7(),
+                Some(Uuid::new_v4()),
+                i64::MAX,
+                Some(i64::MIN),
+                -7,
+                "رسوم \"تسجيل\" \\ مركبة\n\t\u{1}".into(),
+                Some("Fine 'A' & <b>".into()),
+                at("2026-11-30T12:34:56.123456789Z"),
+                Some(at("2018-01-01T00:00:00Z")),
+                NaiveDate::from_ymd_opt(2018, 6, 30).unwrap(),
+            ),
+            (
+                Uuid::nil(),
+                None,
+                0,
+                None,
+                0,
+                String::new(),
+                None,
+                at("2026-01-01T00:00:00.5Z"),
+                None,
+                NaiveDate::from_ymd_opt(1999, 12, 31).unwrap(),
+            ),
+        ];
+        for (n, v) in rows.iter().enumerate() {
+            let mut q = QueryBuilder::<Sqlite>::new(format!(
+                "INSERT INTO t (path, n, {COLUMNS}) VALUES ('bound', {n}, "
+            ));
+            bound(&mut q, v);
+            q.push(")").build().execute(&mut c).await.unwrap();
+        }
+        let mut q = QueryBuilder::<Sqlite>::new(format!("INSERT INTO t ({COLUMNS}) "));
+        q.push_rows(Rows::of(&rows, |r, v| {
+            r.uuid(v.0)
+                .opt_uuid(v.1)
+                .bigint(v.2)
+                .opt_bigint(v.3)
+                .int(v.4)
+                .text(&v.5)
+                .opt_text(v.6.clone())
+                .time(v.7)
+                .opt_time(v.8)
+                .date(v.9);
+        }));
+        q.build().execute(&mut c).await.unwrap();
+        // Rows 3 and 4 are the json path's 0 and 1.
+        sqlx::query("UPDATE t SET path = 'json', n = rowid - 3 WHERE path IS NULL")
+            .execute(&mut c)
+            .await
+            .unwrap();
+
+        let quoted = COLUMNS
+            .split(", ")
+            .map(|c| format!("typeof({c}) || ':' || quote({c})"))
+            .collect::<Vec<_>>()
+            .join(" || ' ' || ");
+        let stored: Vec<(String, i64, String)> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT path, n, {quoted} FROM t ORDER BY path, n"
+        )))
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        assert_eq!(stored.len(), 4);
+        let (bound, json) = stored.split_at(2);
+        for (b, j) in bound.iter().zip(json) {
+            assert_eq!((b.0.as_str(), j.0.as_str()), ("bound", "json"));
+            assert_eq!(b.1, j.1);
+            assert_eq!(b.2, j.2, "row {}", b.1);
+        }
+        // And what comes back decodes to what went in.
+        let back: Vec<Values> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT {COLUMNS} FROM t WHERE path = 'json' ORDER BY n"
+        )))
+        .fetch_all(&mut c)
+        .await
+        .unwrap();
+        assert_eq!(back, rows);
     }
 }

@@ -447,8 +447,8 @@ impl Tx {
         if let (Some(mut script), TxConn::Sqlite(t, _)) =
             (self.sqlite_script.take(), &mut self.conn)
         {
-            // Its text differs from batch to batch: not worth caching.
-            script.build().persistent(false).execute(&mut **t).await?;
+            // Its text depends only on which tables the batch writes.
+            script.build().execute(&mut **t).await?;
         }
         if let (Some((mut script, count)), TxConn::Postgres(t)) =
             (self.pg_script.take(), &mut self.conn)
