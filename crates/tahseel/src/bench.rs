@@ -518,6 +518,9 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
         }
         let postings = postings_rate(store, opts.seconds).await?;
         emit(&mut out, &format!("{backend}: {postings:.0} ledger postings per second in process (create, send, capture; one at a time)\n"));
+        // A server runs on one database: the next backend's runs should
+        // not carry this one's connections, caches and mapped pages.
+        store.close().await;
     }
     if let Some(url) = &opts.report_db {
         let (ms, count) = report_ms(url).await?;
