@@ -30,6 +30,9 @@ pub struct BenchOptions {
     pub report_db: Option<String>,
     /// Group commit in the measured server.
     pub group_commit: Option<usize>,
+    /// Each measured server a `tahseel serve` process of its own, so that
+    /// its memory is measured apart from the load clients and the acquirer.
+    pub server_process: bool,
 }
 
 /// Latency percentiles of one kind of request, in milliseconds.
@@ -66,8 +69,12 @@ pub struct HttpRun {
     pub pgbench_tps: Option<f64>,
     /// The clients pgbench ran with, where the server allowed fewer than asked.
     pub pgbench_clients: Option<usize>,
-    /// Writes per shared transaction during the run (group commit on).
+    /// Writes per shared transaction during the run (group commit on, the
+    /// server in this process).
     pub writes_per_tx: Option<f64>,
+    /// The server process's peak memory, in MiB (the server in a process
+    /// of its own).
+    pub server_rss_mib: Option<f64>,
 }
 
 /// Durable writes per second: 4 KiB written and `fdatasync`ed in a loop.
@@ -182,13 +189,76 @@ async fn bills(store: &Store, count: usize) -> Result<Vec<Uuid>> {
     Ok(ids)
 }
 
+/// A `tahseel serve` of this executable in a process of its own.
+struct ServerProcess {
+    child: tokio::process::Child,
+    base: String,
+}
+
+impl ServerProcess {
+    /// Starts it on `url`, with the simulated acquirer at `acquirer`, and
+    /// waits until it serves.
+    async fn start(
+        url: &str,
+        acquirer: &str,
+        secret: &str,
+        group_commit: Option<usize>,
+    ) -> Result<ServerProcess> {
+        use tokio::io::AsyncBufReadExt;
+        let failed = |e: std::io::Error| Error::Invalid(format!("server process: {e}"));
+        let exe = std::env::current_exe().map_err(failed)?;
+        let mut child = tokio::process::Command::new(exe)
+            .args(["--database-url", url, "serve", "--listen", "127.0.0.1:0"])
+            .args(["--webhook-every-ms", "0", "--reconcile-every-ms", "0"])
+            .arg("--acquirer")
+            .arg(format!("sim={acquirer}"))
+            .arg("--acquirer-secret")
+            .arg(format!("sim={secret}"))
+            .arg("--group-commit")
+            .arg(group_commit.unwrap_or(0).to_string())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(failed)?;
+        let stdout = child.stdout.take().expect("stdout is piped");
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let serving = async {
+            while let Some(line) = lines.next_line().await? {
+                if let Some(rest) = line.strip_prefix("Tahseel is serving on ") {
+                    return Ok(rest.split_whitespace().next().unwrap_or("").to_owned());
+                }
+            }
+            Err(std::io::Error::other("it stopped before serving"))
+        };
+        let base = tokio::time::timeout(Duration::from_secs(60), serving)
+            .await
+            .map_err(|_| failed(std::io::Error::other("not serving after 60 s")))?
+            .map_err(failed)?;
+        // Whatever else it prints is read, so that it never waits on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(ServerProcess { child, base })
+    }
+
+    /// Its peak memory so far, then stops it.
+    async fn stop(mut self) -> Option<f64> {
+        let rss = self
+            .child
+            .id()
+            .and_then(|pid| peak_rss_of(&format!("/proc/{pid}/status")));
+        let _ = self.child.kill().await;
+        rss
+    }
+}
+
 /// Captured payments per second over HTTP with `clients` at once.
 async fn http_run(
-    store: &Store,
+    (store, url): (&Store, &str),
     backend: &'static str,
     clients: usize,
     seconds: f64,
     group_commit: Option<usize>,
+    server_process: bool,
 ) -> Result<HttpRun> {
     let secret = "bench-acquirer".to_owned();
     let (sim_addr, _sim, sim_task) = crate::simulator::start(
@@ -199,23 +269,30 @@ async fn http_run(
     )
     .await
     .map_err(|e| Error::Invalid(format!("simulator: {e}")))?;
-    let config = HubConfig {
-        acquirers: vec![AcquirerSetting {
-            name: "sim".into(),
-            url: format!("http://{sim_addr}"),
-            secret,
-        }],
-        group_commit,
-        ..HubConfig::default()
+    let (base, server) = if server_process {
+        let process =
+            ServerProcess::start(url, &format!("http://{sim_addr}"), &secret, group_commit).await?;
+        (process.base.clone(), Err(process))
+    } else {
+        let config = HubConfig {
+            acquirers: vec![AcquirerSetting {
+                name: "sim".into(),
+                url: format!("http://{sim_addr}"),
+                secret,
+            }],
+            group_commit,
+            ..HubConfig::default()
+        };
+        let server = crate::app::start(
+            store.clone(),
+            "127.0.0.1:0".parse().expect("addr"),
+            config,
+            std::future::pending(),
+        )
+        .await
+        .map_err(|e| Error::Invalid(format!("server: {e}")))?;
+        (format!("http://{}", server.addr), Ok(server))
     };
-    let server = crate::app::start(
-        store.clone(),
-        "127.0.0.1:0".parse().expect("addr"),
-        config,
-        std::future::pending(),
-    )
-    .await
-    .map_err(|e| Error::Invalid(format!("server: {e}")))?;
     // Enough bills that no client runs out: a generous guess at the rate.
     let bill_ids =
         Arc::new(bills(store, (clients * 40 + 2000) * (seconds.ceil() as usize + 1)).await?);
@@ -237,7 +314,7 @@ async fn http_run(
     let warm_up = Duration::from_secs_f64((seconds * 0.2).clamp(0.2, 1.0));
     let load = Load {
         client,
-        base: format!("http://{}", server.addr),
+        base,
         bill_ids,
         next: Arc::new(AtomicUsize::new(0)),
     };
@@ -255,7 +332,13 @@ async fn http_run(
         (Some((t0, w0)), Some((t1, w1))) if t1 > t0 => Some((w1 - w0) as f64 / (t1 - t0) as f64),
         _ => None,
     };
-    server.task.abort();
+    let server_rss_mib = match server {
+        Ok(running) => {
+            running.task.abort();
+            None
+        }
+        Err(process) => process.stop().await,
+    };
     sim_task.abort();
     Ok(HttpRun {
         backend,
@@ -266,6 +349,7 @@ async fn http_run(
         pgbench_tps: None,
         pgbench_clients: None,
         writes_per_tx,
+        server_rss_mib,
     })
 }
 
@@ -405,7 +489,12 @@ async fn report_ms(url: &str) -> Result<(f64, i64)> {
 
 /// The peak resident memory of this process, in MiB.
 pub fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    peak_rss_of("/proc/self/status")
+}
+
+/// The peak resident memory in a `/proc/…/status` file, in MiB.
+fn peak_rss_of(status: &str) -> Option<f64> {
+    let status = std::fs::read_to_string(status).ok()?;
     let kib: f64 = status
         .lines()
         .find(|l| l.starts_with("VmHWM:"))?
@@ -434,9 +523,10 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
             dir.display()
         ),
     );
-    let mut stores: Vec<(&'static str, Store, Option<String>)> = Vec::new();
-    let sqlite = Store::connect(&format!("sqlite://{}", dir.join("bench.db").display())).await?;
-    stores.push(("sqlite", sqlite, None));
+    let mut stores: Vec<(&'static str, Store, String, Option<String>)> = Vec::new();
+    let sqlite_url = format!("sqlite://{}", dir.join("bench.db").display());
+    let sqlite = Store::connect(&sqlite_url).await?;
+    stores.push(("sqlite", sqlite, sqlite_url, None));
     if let Some(url) = &opts.postgres_url {
         let name = format!("tahseel_bench_{}", Uuid::now_v7().simple());
         let admin = Store::connect(url).await?;
@@ -453,19 +543,33 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
         let base = url.rsplit_once('/').map(|(b, _)| b).unwrap_or(url);
         let pgbench_url = format!("{base}/{name}_pgbench");
         pgbench_init(&pgbench_url)?;
+        let url = format!("{base}/{name}");
         stores.push((
             "postgres",
-            Store::connect(&format!("{base}/{name}")).await?,
+            Store::connect(&url).await?,
+            url,
             Some(pgbench_url),
         ));
     }
     emit(&mut out, "\nbackend   clients  captures/s  create p50/p99/p99.9 ms   pay p50/p99/p99.9 ms   pgbench tps  captures/tps  captures/fsync  writes/tx\n");
-    for (backend, store, pgbench_url) in &stores {
+    let mut server_rss = Vec::new();
+    for (backend, store, url, pgbench_url) in &stores {
         store.migrate().await?;
         crate::demo::load(store).await?;
+        let mut peak: Option<f64> = None;
         for &clients in &opts.clients {
-            let mut run =
-                http_run(store, backend, clients, opts.seconds, opts.group_commit).await?;
+            let mut run = http_run(
+                (store, url),
+                backend,
+                clients,
+                opts.seconds,
+                opts.group_commit,
+                opts.server_process,
+            )
+            .await?;
+            if let Some(mib) = run.server_rss_mib {
+                peak = Some(peak.map_or(mib, |p| p.max(mib)));
+            }
             if let Some(url) = pgbench_url {
                 match pgbench(url, clients, opts.seconds) {
                     Ok(tps) => run.pgbench_tps = Some(tps),
@@ -521,13 +625,33 @@ pub async fn run(opts: BenchOptions) -> Result<String> {
         // A server runs on one database: the next backend's runs should
         // not carry this one's connections, caches and mapped pages.
         store.close().await;
+        if let Some(mib) = peak {
+            server_rss.push(format!("{backend} {mib:.0} MiB"));
+        }
     }
     if let Some(url) = &opts.report_db {
         let (ms, count) = report_ms(url).await?;
         emit(&mut out, &format!("report 2018-H1 by service over a database of {count} transactions in the two half-years: {ms:.1} ms (median of 10)\n"));
     }
+    if !server_rss.is_empty() {
+        emit(
+            &mut out,
+            &format!(
+                "peak RSS of the server process, over its runs: {}\n",
+                server_rss.join(", ")
+            ),
+        );
+    }
     if let Some(mib) = peak_rss_mib() {
-        emit(&mut out, &format!("peak RSS of this process (servers, simulator and load clients together): {mib:.0} MiB\n"));
+        let what = if opts.server_process {
+            "simulator and load clients"
+        } else {
+            "servers, simulator and load clients together"
+        };
+        emit(
+            &mut out,
+            &format!("peak RSS of this process ({what}): {mib:.0} MiB\n"),
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     Ok(out)

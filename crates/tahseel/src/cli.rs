@@ -98,6 +98,10 @@ enum Command {
         /// Group commit in the measured server (as `serve --group-commit`); 0 turns it off.
         #[arg(long, default_value_t = 64)]
         group_commit: usize,
+        /// Run each measured server as a `tahseel serve` process of its own
+        /// and print its peak memory (writes/tx is then not shown).
+        #[arg(long)]
+        server_process: bool,
     },
     /// Agency webhooks.
     Webhooks {
@@ -496,6 +500,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             report_db,
             smoke,
             group_commit,
+            server_process,
         } => {
             let (clients, seconds) = if smoke {
                 (vec![1, 4], 0.5)
@@ -509,6 +514,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 seconds,
                 report_db,
                 group_commit: (group_commit > 0).then_some(group_commit),
+                server_process,
             })
             .await?;
         }
