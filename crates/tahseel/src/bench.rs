@@ -251,6 +251,12 @@ impl ServerProcess {
     }
 }
 
+/// The server a run measures.
+enum Server {
+    InProcess(crate::app::Running),
+    Process(ServerProcess),
+}
+
 /// Captured payments per second over HTTP with `clients` at once.
 async fn http_run(
     (store, url): (&Store, &str),
@@ -272,7 +278,7 @@ async fn http_run(
     let (base, server) = if server_process {
         let process =
             ServerProcess::start(url, &format!("http://{sim_addr}"), &secret, group_commit).await?;
-        (process.base.clone(), Err(process))
+        (process.base.clone(), Server::Process(process))
     } else {
         let config = HubConfig {
             acquirers: vec![AcquirerSetting {
@@ -291,7 +297,7 @@ async fn http_run(
         )
         .await
         .map_err(|e| Error::Invalid(format!("server: {e}")))?;
-        (format!("http://{}", server.addr), Ok(server))
+        (format!("http://{}", server.addr), Server::InProcess(server))
     };
     // Enough bills that no client runs out: a generous guess at the rate.
     let bill_ids =
@@ -333,11 +339,11 @@ async fn http_run(
         _ => None,
     };
     let server_rss_mib = match server {
-        Ok(running) => {
+        Server::InProcess(running) => {
             running.task.abort();
             None
         }
-        Err(process) => process.stop().await,
+        Server::Process(process) => process.stop().await,
     };
     sim_task.abort();
     Ok(HttpRun {
