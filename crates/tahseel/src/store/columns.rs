@@ -77,7 +77,8 @@ impl Row<'_> {
     row_setter!(opt_bigint, OptBigInt, Option<i64>, std::convert::identity);
     row_setter!(int, Int, i32, std::convert::identity);
     row_setter!(text, Text, &str, str::to_owned);
-    row_setter!(opt_text, OptText, Option<String>, std::convert::identity);
+    row_setter!(opt_text, OptText, Option<&str>, |v: Option<&str>| v
+        .map(str::to_owned));
     row_setter!(time, Time, DateTime<Utc>, std::convert::identity);
     row_setter!(
         opt_time,
@@ -120,24 +121,22 @@ pub(super) trait PushRows {
 impl PushRows for QueryBuilder<Postgres> {
     fn push_rows(&mut self, rows: Rows) -> &mut Self {
         self.push("SELECT * FROM unnest(");
-        for (i, column) in rows.columns.into_iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
+        let mut arrays = self.separated(", ");
+        for column in rows.columns {
             let array = column.pg_array();
             match column {
-                Column::Uuid(v) => self.push_bind(v),
-                Column::OptUuid(v) => self.push_bind(v),
-                Column::BigInt(v) => self.push_bind(v),
-                Column::OptBigInt(v) => self.push_bind(v),
-                Column::Int(v) => self.push_bind(v),
-                Column::Text(v) => self.push_bind(v),
-                Column::OptText(v) => self.push_bind(v),
-                Column::Time(v) => self.push_bind(v),
-                Column::OptTime(v) => self.push_bind(v),
-                Column::Date(v) => self.push_bind(v),
+                Column::Uuid(v) => arrays.push_bind(v),
+                Column::OptUuid(v) => arrays.push_bind(v),
+                Column::BigInt(v) => arrays.push_bind(v),
+                Column::OptBigInt(v) => arrays.push_bind(v),
+                Column::Int(v) => arrays.push_bind(v),
+                Column::Text(v) => arrays.push_bind(v),
+                Column::OptText(v) => arrays.push_bind(v),
+                Column::Time(v) => arrays.push_bind(v),
+                Column::OptTime(v) => arrays.push_bind(v),
+                Column::Date(v) => arrays.push_bind(v),
             };
-            self.push("::").push(array);
+            arrays.push_unseparated("::").push_unseparated(array);
         }
         self.push(")")
     }
@@ -146,21 +145,19 @@ impl PushRows for QueryBuilder<Postgres> {
 impl PushRows for QueryBuilder<Sqlite> {
     fn push_rows(&mut self, rows: Rows) -> &mut Self {
         self.push("SELECT ");
+        let mut values = self.separated(", ");
         for (i, column) in rows.columns.iter().enumerate() {
-            if i > 0 {
-                self.push(", ");
-            }
             match column {
                 // Stored as sqlx stores a uuid on SQLite: 16 bytes.
                 Column::Uuid(_) | Column::OptUuid(_) => {
-                    self.push(format_args!("unhex(value ->> {i})"))
+                    values.push(format_args!("unhex(value ->> {i})"))
                 }
-                _ => self.push(format_args!("value ->> {i}")),
+                _ => values.push(format_args!("value ->> {i}")),
             };
         }
         // `WHERE true` keeps an `ON CONFLICT` after it from reading as a join.
         self.push(" FROM json_each(")
-            .push_bind(sqlite_json(rows))
+            .push_bind(sqlite_json(&rows))
             .push(") WHERE true")
     }
 }
@@ -168,57 +165,61 @@ impl PushRows for QueryBuilder<Sqlite> {
 /// The rows as one JSON array of row arrays, each value written as sqlx
 /// would bind it on SQLite (uuids as hex, times as RFC 3339, dates as
 /// `YYYY-MM-DD`), so that what is stored is the same either way.
-fn sqlite_json(rows: Rows) -> String {
-    use std::fmt::Write;
-    let mut json = String::with_capacity(rows.len * rows.columns.len() * 24 + 2);
-    let text = |json: &mut String, value: &str| {
-        // Writing JSON into a String cannot fail.
-        let escaped = serde_json::to_string(value).expect("a string is JSON");
-        json.push_str(&escaped);
-    };
-    let time = |t: &DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    json.push('[');
-    for i in 0..rows.len {
-        json.push_str(if i == 0 { "[" } else { ",[" });
-        for (c, column) in rows.columns.iter().enumerate() {
-            if c > 0 {
-                json.push(',');
-            }
-            let _ = match column {
-                Column::Uuid(v) => write!(json, "\"{}\"", v[i].simple()),
-                Column::OptUuid(v) => match v[i] {
-                    Some(id) => write!(json, "\"{}\"", id.simple()),
-                    None => write!(json, "null"),
-                },
-                Column::BigInt(v) => write!(json, "{}", v[i]),
-                Column::OptBigInt(v) => match v[i] {
-                    Some(n) => write!(json, "{n}"),
-                    None => write!(json, "null"),
-                },
-                Column::Int(v) => write!(json, "{}", v[i]),
-                Column::Text(v) => {
-                    text(&mut json, &v[i]);
-                    Ok(())
-                }
-                Column::OptText(v) => match &v[i] {
-                    Some(t) => {
-                        text(&mut json, t);
-                        Ok(())
-                    }
-                    None => write!(json, "null"),
-                },
-                Column::Time(v) => write!(json, "\"{}\"", time(&v[i])),
-                Column::OptTime(v) => match &v[i] {
-                    Some(t) => write!(json, "\"{}\"", time(t)),
-                    None => write!(json, "null"),
-                },
-                Column::Date(v) => write!(json, "\"{}\"", v[i].format("%F")),
-            };
-        }
-        json.push(']');
+fn sqlite_json(rows: &Rows) -> String {
+    use std::io::{Result, Write};
+    type Out = Vec<u8>;
+    fn uuid(out: &mut Out, id: &Uuid) -> Result<()> {
+        write!(out, "\"{}\"", id.simple())
     }
-    json.push(']');
-    json
+    fn number(out: &mut Out, n: i64) -> Result<()> {
+        write!(out, "{n}")
+    }
+    fn text(out: &mut Out, t: &str) -> Result<()> {
+        Ok(serde_json::to_writer(out, t)?)
+    }
+    fn time(out: &mut Out, t: &DateTime<Utc>) -> Result<()> {
+        let t = t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
+        write!(out, "\"{t}\"")
+    }
+    fn or_null<T>(
+        out: &mut Out,
+        value: Option<T>,
+        write: fn(&mut Out, T) -> Result<()>,
+    ) -> Result<()> {
+        match value {
+            Some(value) => write(out, value),
+            None => out.write_all(b"null"),
+        }
+    }
+    let mut out = Vec::with_capacity(rows.len * rows.columns.len() * 24 + 2);
+    let write = |out: &mut Out| -> Result<()> {
+        out.push(b'[');
+        for i in 0..rows.len {
+            out.extend_from_slice(if i == 0 { b"[" } else { b",[" });
+            for (c, column) in rows.columns.iter().enumerate() {
+                if c > 0 {
+                    out.push(b',');
+                }
+                match column {
+                    Column::Uuid(v) => uuid(out, &v[i])?,
+                    Column::OptUuid(v) => or_null(out, v[i].as_ref(), uuid)?,
+                    Column::BigInt(v) => number(out, v[i])?,
+                    Column::OptBigInt(v) => or_null(out, v[i], number)?,
+                    Column::Int(v) => number(out, v[i].into())?,
+                    Column::Text(v) => text(out, &v[i])?,
+                    Column::OptText(v) => or_null(out, v[i].as_deref(), text)?,
+                    Column::Time(v) => time(out, &v[i])?,
+                    Column::OptTime(v) => or_null(out, v[i].as_ref(), time)?,
+                    Column::Date(v) => write!(out, "\"{}\"", v[i].format("%F"))?,
+                }
+            }
+            out.push(b']');
+        }
+        out.push(b']');
+        Ok(())
+    };
+    write(&mut out).expect("writing into memory does not fail");
+    String::from_utf8(out).expect("JSON is UTF-8")
 }
 
 #[cfg(test)]
@@ -311,7 +312,7 @@ mod tests {
                 .opt_bigint(v.3)
                 .int(v.4)
                 .text(&v.5)
-                .opt_text(v.6.clone())
+                .opt_text(v.6.as_deref())
                 .time(v.7)
                 .opt_time(v.8)
                 .date(v.9);

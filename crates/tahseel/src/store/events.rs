@@ -94,26 +94,27 @@ pub(super) struct NewEvent {
     at: chrono::DateTime<chrono::Utc>,
 }
 
-/// Inserts events in order, a few hundred rows a statement.
+/// Inserts events in order, in one statement.
 pub(super) async fn insert_events(tx: &mut Tx, events: &[NewEvent]) -> Result<()> {
-    for chunk in events.chunks(500) {
-        at_commit!(tx, |qb, pg| {
-            qb.push(
-                "INSERT INTO events (id, agency_id, bill_id, kind, payload, created_at, delivery, attempts, next_attempt_at) ",
-            );
-            qb.push_rows(Rows::of(chunk, |r, e| {
-                r.uuid(e.id)
-                    .uuid(e.agency_id)
-                    .opt_uuid(e.bill_id)
-                    .text(&e.kind)
-                    .text(&e.payload)
-                    .time(e.at)
-                    .text("pending")
-                    .int(0)
-                    .time(e.at);
-            }));
-        });
+    if events.is_empty() {
+        return Ok(());
     }
+    at_commit!(tx, |qb, pg| {
+        qb.push(
+            "INSERT INTO events (id, agency_id, bill_id, kind, payload, created_at, delivery, attempts, next_attempt_at) ",
+        );
+        qb.push_rows(Rows::of(events, |r, e| {
+            r.uuid(e.id)
+                .uuid(e.agency_id)
+                .opt_uuid(e.bill_id)
+                .text(&e.kind)
+                .text(&e.payload)
+                .time(e.at)
+                .text("pending")
+                .int(0)
+                .time(e.at);
+        }));
+    });
     Ok(())
 }
 

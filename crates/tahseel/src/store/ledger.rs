@@ -105,21 +105,24 @@ pub(super) struct NewEntry {
     pub posted_at: DateTime<Utc>,
 }
 
-/// Inserts journal entries, before their postings.
+/// Inserts journal entries, before their postings, in one statement.
 pub(super) async fn insert_entries(tx: &mut Tx, entries: &[NewEntry]) -> Result<()> {
-    for chunk in entries.chunks(1000) {
-        at_commit!(tx, |qb, pg| {
-            qb.push("INSERT INTO journal_entries (id, kind, payment_id, refund_id, bill_id, posted_at) ");
-            qb.push_rows(Rows::of(chunk, |r, e| {
-                r.bigint(e.id)
-                    .text(e.kind)
-                    .opt_uuid(e.refs.payment_id)
-                    .opt_uuid(e.refs.refund_id)
-                    .opt_uuid(e.refs.bill_id)
-                    .time(e.posted_at);
-            }));
-        });
+    if entries.is_empty() {
+        return Ok(());
     }
+    at_commit!(tx, |qb, pg| {
+        qb.push(
+            "INSERT INTO journal_entries (id, kind, payment_id, refund_id, bill_id, posted_at) ",
+        );
+        qb.push_rows(Rows::of(entries, |r, e| {
+            r.bigint(e.id)
+                .text(e.kind)
+                .opt_uuid(e.refs.payment_id)
+                .opt_uuid(e.refs.refund_id)
+                .opt_uuid(e.refs.bill_id)
+                .time(e.posted_at);
+        }));
+    });
     Ok(())
 }
 
@@ -132,19 +135,20 @@ pub(super) struct NewPosting {
     pub amount_fils: i64,
 }
 
-/// Inserts postings, a thousand rows a statement.
+/// Inserts postings in one statement.
 pub(super) async fn insert_postings(tx: &mut Tx, postings: &[NewPosting]) -> Result<()> {
-    for chunk in postings.chunks(1000) {
-        at_commit!(tx, |qb, pg| {
-            qb.push("INSERT INTO postings (entry_id, account, side, amount_fils) ");
-            qb.push_rows(Rows::of(chunk, |r, p| {
-                r.bigint(p.entry_id)
-                    .text(&p.account)
-                    .text(p.side.as_str())
-                    .bigint(p.amount_fils);
-            }));
-        });
+    if postings.is_empty() {
+        return Ok(());
     }
+    at_commit!(tx, |qb, pg| {
+        qb.push("INSERT INTO postings (entry_id, account, side, amount_fils) ");
+        qb.push_rows(Rows::of(postings, |r, p| {
+            r.bigint(p.entry_id)
+                .text(&p.account)
+                .text(p.side.as_str())
+                .bigint(p.amount_fils);
+        }));
+    });
     Ok(())
 }
 

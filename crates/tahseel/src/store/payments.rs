@@ -340,11 +340,11 @@ pub(super) async fn save_payments(
         qb.push_rows(Rows::of(payments.values(), |r, row| {
             r.uuid(row.id)
                 .text(&row.state)
-                .opt_text(row.failure_reason.clone())
-                .opt_text(row.acquirer_ref.clone())
-                .opt_text(row.next_url.clone())
-                .opt_text(row.card_brand.clone())
-                .opt_text(row.card_last4.clone())
+                .opt_text(row.failure_reason.as_deref())
+                .opt_text(row.acquirer_ref.as_deref())
+                .opt_text(row.next_url.as_deref())
+                .opt_text(row.card_brand.as_deref())
+                .opt_text(row.card_last4.as_deref())
                 .opt_bigint(row.receipt_no)
                 .opt_time(row.captured_at)
                 .time(row.updated_at);
@@ -893,19 +893,19 @@ pub(super) async fn insert_new_payments(
                 .text(&row.channel)
                 .text(&row.method)
                 .text(&row.acquirer)
-                .opt_text(row.acquirer_ref.clone())
-                .opt_text(row.next_url.clone())
+                .opt_text(row.acquirer_ref.as_deref())
+                .opt_text(row.next_url.as_deref())
                 .bigint(row.total_fils)
                 .bigint(row.fee_fils)
                 .text(&row.state)
-                .opt_text(row.failure_reason.clone())
-                .opt_text(row.card_brand.clone())
-                .opt_text(row.card_last4.clone())
+                .opt_text(row.failure_reason.as_deref())
+                .opt_text(row.card_brand.as_deref())
+                .opt_text(row.card_last4.as_deref())
                 .opt_bigint(row.receipt_no)
                 .opt_time(row.captured_at)
                 .time(row.created_at)
                 .time(row.updated_at)
-                .opt_text(row.kiosk.clone());
+                .opt_text(row.kiosk.as_deref());
         }));
     });
     at_commit!(tx, |qb, pg| {
@@ -1288,11 +1288,7 @@ mod tests {
             tx.commit().await.unwrap();
 
             let stored = store.payment(id).await.unwrap();
-            let backend = if matches!(store, Store::Postgres(..)) {
-                "postgres"
-            } else {
-                "sqlite"
-            };
+            let backend = store.backend_name();
             assert_eq!(stored.state, PaymentState::Captured, "{backend}");
             assert!(
                 stored.receipt_number.is_some(),

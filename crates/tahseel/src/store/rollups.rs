@@ -58,35 +58,34 @@ pub(super) fn merge(
     out
 }
 
-/// Adds deltas to the rollups in the caller's transaction, a few hundred
-/// keys per statement.
+/// Adds deltas to the rollups in the caller's transaction, in one statement.
 pub(super) async fn add(tx: &mut Tx, deltas: &BTreeMap<RollupKey, RollupValues>) -> Result<()> {
-    let all: Vec<(&RollupKey, &RollupValues)> = deltas.iter().collect();
-    for chunk in all.chunks(500) {
-        at_commit!(tx, |qb, pg| {
-            qb.push(
-                "INSERT INTO daily_rollups (day, agency, service, channel, method, captured_count, captured_fils, refunded_count, refunded_fils) ",
-            );
-            qb.push_rows(Rows::of(chunk, |r, (k, v)| {
-                r.date(k.day)
-                    .text(&k.agency)
-                    .text(&k.service)
-                    .text(&k.channel)
-                    .text(&k.method)
-                    .bigint(v.captured_count)
-                    .bigint(v.captured_fils)
-                    .bigint(v.refunded_count)
-                    .bigint(v.refunded_fils);
-            }));
-            qb.push(
-                " ON CONFLICT (day, agency, service, channel, method) DO UPDATE SET \
-                 captured_count = daily_rollups.captured_count + excluded.captured_count, \
-                 captured_fils = daily_rollups.captured_fils + excluded.captured_fils, \
-                 refunded_count = daily_rollups.refunded_count + excluded.refunded_count, \
-                 refunded_fils = daily_rollups.refunded_fils + excluded.refunded_fils",
-            );
-        });
+    if deltas.is_empty() {
+        return Ok(());
     }
+    at_commit!(tx, |qb, pg| {
+        qb.push(
+            "INSERT INTO daily_rollups (day, agency, service, channel, method, captured_count, captured_fils, refunded_count, refunded_fils) ",
+        );
+        qb.push_rows(Rows::of(deltas, |r, (k, v)| {
+            r.date(k.day)
+                .text(&k.agency)
+                .text(&k.service)
+                .text(&k.channel)
+                .text(&k.method)
+                .bigint(v.captured_count)
+                .bigint(v.captured_fils)
+                .bigint(v.refunded_count)
+                .bigint(v.refunded_fils);
+        }));
+        qb.push(
+            " ON CONFLICT (day, agency, service, channel, method) DO UPDATE SET \
+             captured_count = daily_rollups.captured_count + excluded.captured_count, \
+             captured_fils = daily_rollups.captured_fils + excluded.captured_fils, \
+             refunded_count = daily_rollups.refunded_count + excluded.refunded_count, \
+             refunded_fils = daily_rollups.refunded_fils + excluded.refunded_fils",
+        );
+    });
     Ok(())
 }
 
