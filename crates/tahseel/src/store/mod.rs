@@ -342,7 +342,22 @@ impl Store {
                 let pool = shared.sqlite_writes.as_ref().unwrap_or(pool);
                 TxConn::Sqlite(pool.begin_with("BEGIN IMMEDIATE").await?, turn)
             }
-            Store::Postgres(pool, _) => TxConn::Postgres(pool.begin().await?),
+            // A write's statements are planned once per connection and the
+            // plan kept: by default PostgreSQL plans a prepared statement
+            // anew at each run while it guesses that pays, and for the
+            // commit's many-part statement that planning was a quarter of
+            // PostgreSQL's work per capture. Every row a write touches is
+            // found by key, so a plan that scans a whole table is never the
+            // right one to keep, though the planner picks it for a table
+            // still small (a new hub's) when it cannot see how many keys
+            // come: scans are ruled out while indexes serve.
+            Store::Postgres(pool, _) => TxConn::Postgres(
+                pool.begin_with(
+                    "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan; \
+                     SET LOCAL enable_seqscan = off",
+                )
+                .await?,
+            ),
         };
         Ok(Tx {
             conn,

@@ -1307,4 +1307,47 @@ mod tests {
             store.close().await;
         }
     }
+
+    /// On PostgreSQL a write transaction keeps one plan per statement and
+    /// reaches rows by index even where a scan looks cheaper (an empty
+    /// table); outside it, statements are planned as PostgreSQL chooses.
+    #[tokio::test]
+    async fn postgres_write_transactions_keep_plans_and_use_indexes_only_inside_themselves() {
+        let settings =
+            "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')";
+        for store in stores().await {
+            let Store::Postgres(pool, _) = &store else {
+                continue;
+            };
+            store.migrate().await.unwrap();
+            let mut tx = store.begin().await.unwrap();
+            let crate::store::TxConn::Postgres(c) = &mut tx.conn else {
+                unreachable!("a PostgreSQL store's transaction")
+            };
+            let inside: (String, String) =
+                sqlx::query_as(settings).fetch_one(&mut **c).await.unwrap();
+            assert_eq!(inside, ("force_generic_plan".into(), "off".into()));
+            // Analyzed while empty, as a new hub's tables are: the planner
+            // then prices a scan below any index.
+            sqlx::query("ANALYZE payment_lines")
+                .execute(&mut **c)
+                .await
+                .unwrap();
+            let plan: Vec<String> = sqlx::query_scalar(
+                "EXPLAIN SELECT payment_id, line_no FROM payment_lines WHERE payment_id = ANY($1)",
+            )
+            .bind(vec![Uuid::now_v7()])
+            .fetch_all(&mut **c)
+            .await
+            .unwrap();
+            assert!(
+                plan.iter().all(|line| !line.contains("Seq Scan")),
+                "{plan:?}"
+            );
+            tx.commit().await.unwrap();
+            // The pool's one idle connection is the one just used.
+            let after: (String, String) = sqlx::query_as(settings).fetch_one(pool).await.unwrap();
+            assert_eq!(after, ("auto".into(), "on".into()));
+        }
+    }
 }

@@ -341,9 +341,12 @@ async fn read_ahead_postgres(c: &mut sqlx::PgConnection, reads: &Reads) -> Resul
         .await?;
     }
     if reads.receipts > 0 || reads.entries > 0 {
+        // The sequences by the names `BIGSERIAL` gives them: looked up by
+        // column (`pg_get_serial_sequence`), every number drawn cost a
+        // search of the catalog.
         let drawn: Vec<(bool, i64)> = sqlx::query_as(
-            "SELECT true, nextval(pg_get_serial_sequence('receipts', 'no')) FROM generate_series(1, $1) \
-             UNION ALL SELECT false, nextval(pg_get_serial_sequence('journal_entries', 'id')) FROM generate_series(1, $2)",
+            "SELECT true, nextval('receipts_no_seq') FROM generate_series(1, $1) \
+             UNION ALL SELECT false, nextval('journal_entries_id_seq') FROM generate_series(1, $2)",
         )
         .bind(reads.receipts as i64)
         .bind(reads.entries as i64)
