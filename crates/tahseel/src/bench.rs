@@ -275,15 +275,15 @@ async fn http_run(
     )
     .await
     .map_err(|e| Error::Invalid(format!("simulator: {e}")))?;
+    let acquirer_url = format!("http://{sim_addr}");
     let (base, server) = if server_process {
-        let process =
-            ServerProcess::start(url, &format!("http://{sim_addr}"), &secret, group_commit).await?;
+        let process = ServerProcess::start(url, &acquirer_url, &secret, group_commit).await?;
         (process.base.clone(), Server::Process(process))
     } else {
         let config = HubConfig {
             acquirers: vec![AcquirerSetting {
                 name: "sim".into(),
-                url: format!("http://{sim_addr}"),
+                url: acquirer_url,
                 secret,
             }],
             group_commit,
